@@ -1,0 +1,34 @@
+import type { Entry, HardState, Snapshot, SnapshotMeta } from './message.js'
+
+/**
+ * The stable (durable) part of a node's Raft state, read synchronously by the core, as etcd's `Storage`.
+ * The core never writes through it: the driver persists what a `Ready` hands out and then calls `advance()`.
+ * Implementations answer from memory (the durable store keeps an index and a cache of recent entries).
+ *
+ * Index space: the snapshot covers `[1, snapshotMeta().index]`; entries live in `[firstIndex(), lastIndex()]`
+ * with `firstIndex() === snapshotMeta().index + 1`.
+ */
+export interface LogReader {
+  hardState(): HardState
+  snapshotMeta(): SnapshotMeta
+  /** The latest snapshot with its data, to send to a lagging follower. */
+  snapshot(): Snapshot
+  firstIndex(): number
+  lastIndex(): number
+  /** The term of the entry at `index`, for `snapshotMeta().index <= index <= lastIndex()`. */
+  term(index: number): number
+  /** Entries in `[from, to)`, with `firstIndex() <= from <= to <= lastIndex() + 1`. Stops early after `bytesMax` (always at least one entry). */
+  entries(range: { readonly from: number; readonly to: number; readonly bytesMax?: number }): readonly Entry[]
+}
+
+/** Approximate encoded size of an entry, used to bound append batches. */
+export function entryBytes(entry: Entry): number {
+  switch (entry.kind) {
+    case 'normal':
+      return 24 + entry.data.byteLength
+    case 'confChange':
+      return 32
+    case 'noop':
+      return 24
+  }
+}
