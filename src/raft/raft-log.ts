@@ -169,13 +169,22 @@ export class RaftLog {
     this.applied = index
   }
 
-  /** Entries up to `index` of `term` are durable: drop them from the unstable tail unless replaced since. */
-  stableTo(index: number, term: number): void {
-    const t = this.term(index)
-    if (t !== term || index < this.unstableOffset) return
-    const count = index - this.unstableOffset + 1
-    this.unstableEntries = this.unstableEntries.slice(count)
-    this.unstableOffset = index + 1
+  /**
+   * `persisted` (the entries of the last Ready) are durable. Entries replaced in the unstable tail while
+   * they were being written are not: only the prefix that still matches becomes stable.
+   */
+  stableTo(persisted: readonly Entry[]): void {
+    let stableIndex = 0
+    for (const entry of persisted) {
+      if (entry.index < this.unstableOffset) continue
+      // Matching must start at the offset: a gap means the tail was replaced from an earlier index.
+      if (stableIndex === 0 && entry.index !== this.unstableOffset) return
+      if (this.term(entry.index) !== entry.term) break
+      stableIndex = entry.index
+    }
+    if (stableIndex < this.unstableOffset) return
+    this.unstableEntries = this.unstableEntries.slice(stableIndex - this.unstableOffset + 1)
+    this.unstableOffset = stableIndex + 1
   }
 
   stableSnapshotTo(index: number): void {

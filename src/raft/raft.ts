@@ -1,6 +1,6 @@
 import { assert, assertNever } from '../util/assert.js'
 import type { LogReader } from './log-reader.js'
-import { applyConfChange, isMember, isVoter, members } from './membership.js'
+import { applyConfChange, isVoter, members } from './membership.js'
 import type {
   AppendMessage,
   AppendResponseMessage,
@@ -395,6 +395,11 @@ export class Raft {
       return { accepted: false, reason: 'termNotCommitted', leaderId }
     }
     if (this.#lastConfigIndex() > this.log.committed) return { accepted: false, reason: 'pendingConfChange', leaderId }
+    if (change.type === 'remove' && change.nodeId === this.id) {
+      // A leader outside its own latest configuration can be left holding the only up-to-date log while
+      // unable to campaign; removing it after a transfer avoids that deadlock.
+      return { accepted: false, reason: 'invalid', leaderId, detail: 'the leader cannot remove itself; transfer leadership first' }
+    }
     const result = applyConfChange(this.config(), change)
     if (!result.ok) return { accepted: false, reason: 'invalid', leaderId, detail: result.reason }
     const index = this.log.lastIndex() + 1
@@ -436,13 +441,7 @@ export class Raft {
   }
 
   #afterCommit(): void {
-    // A leader removed from the configuration leads until that removal commits, then steps down (thesis §4.2.2).
-    if (this.role === 'leader' && !this.isVoter() && this.#lastConfigIndex() <= this.log.committed) {
-      this.logger.info('stepped down: removed from the configuration', { id: this.id, term: this.term })
-      this.becomeFollower(this.term, 0)
-      return
-    }
-    if (this.role === 'leader' && this.#readOnly.pendingCount > 0) this.#releaseReads()
+    if (this.#readOnly.pendingCount > 0) this.#releaseReads()
   }
 
   #broadcastAppend(): void {
@@ -525,7 +524,6 @@ export class Raft {
       pr.becomeReplicate()
     } else if (pr.state === 'replicate') pr.freeInflightsTo(pr.match)
     if (this.#maybeCommit()) {
-      if (this.role !== 'leader') return
       this.#broadcastAppend()
     } else {
       while (this.#sendAppend(m.from, false)) {}
@@ -780,7 +778,6 @@ export class Raft {
     }
     if (this.role !== 'leader') assert(this.#readOnly.pendingCount === 0, 'only a leader holds pending reads')
     for (const pr of this.progress.values()) assert(pr.match < pr.next, `progress match ${pr.match} >= next ${pr.next}`)
-    assert(isMember(this.config(), this.id) || this.role !== 'leader' || this.#lastConfigIndex() > this.log.committed,
-      'a leader outside the configuration steps down once its removal commits')
+    if (this.role === 'leader') assert(this.isVoter(), 'a leader is a voter of its own configuration')
   }
 }

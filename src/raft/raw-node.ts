@@ -118,8 +118,7 @@ export class RawNode {
       log.stableSnapshotTo(ready.snapshot.meta.index)
       log.appliedTo(ready.snapshot.meta.index)
     }
-    const last = ready.entries.at(-1)
-    if (last) log.stableTo(last.index, last.term)
+    log.stableTo(ready.entries)
     const lastCommitted = ready.committedEntries.at(-1)
     if (lastCommitted) log.appliedTo(lastCommitted.index)
     this.#raft.onStable()
