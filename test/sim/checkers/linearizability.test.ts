@@ -381,21 +381,27 @@ function installedValue(op: RegisterOperation): string | undefined {
  * called. Values are unique, so no linearization lets the read see w1's value.
  */
 function injectStaleRead(ops: RegisterOperation[], random: () => number): { key: string; readId: number } {
+  // Per key: w1 is the writer that returned first, and w2 the first to return among those called
+  // after w1 returned; any read called after w2 returned can be made stale with w1's value.
+  const perKey = new Map<string, { w1: RegisterOperation; w2Ret: number }>()
+  for (const op of ops) {
+    const w1 = perKey.get(op.key)?.w1
+    if (installedValue(op) !== undefined && (w1 === undefined || op.ret < w1.ret)) {
+      perKey.set(op.key, { w1: op, w2Ret: INF })
+    }
+  }
+  for (const op of ops) {
+    const entry = perKey.get(op.key)
+    if (entry !== undefined && installedValue(op) !== undefined && op.call > entry.w1.ret) {
+      entry.w2Ret = Math.min(entry.w2Ret, op.ret)
+    }
+  }
   const candidates: { index: number; stale: string }[] = []
-  const byKey = new Map<string, RegisterOperation[]>()
-  for (const op of ops) byKey.set(op.key, [...(byKey.get(op.key) ?? []), op])
   ops.forEach((op, index) => {
-    if (op.f !== 'read') return
-    const writers = byKey.get(op.key)!.filter((w) => installedValue(w) !== undefined && w.ret < op.call)
-    // The writer that returned first and one called after it returned, both before the read.
-    const w1 = writers.reduce<RegisterOperation | undefined>(
-      (a, w) => (a === undefined || w.ret < a.ret ? w : a),
-      undefined,
-    )
-    if (w1 === undefined) return
-    const w2 = writers.find((w) => w.call > w1.ret)
-    const stale = installedValue(w1)!
-    if (w2 !== undefined && stale !== op.output) candidates.push({ index, stale })
+    const entry = perKey.get(op.key)
+    if (op.f !== 'read' || entry === undefined || entry.w2Ret >= op.call) return
+    const stale = installedValue(entry.w1)!
+    if (stale !== op.output) candidates.push({ index, stale })
   })
   assert.ok(candidates.length > 0, 'the generated history has a read that can be made stale')
   const chosen = candidates[Math.floor(random() * candidates.length)]!
@@ -454,6 +460,156 @@ describe('generated histories', () => {
     const { ops } = generateHistory({ seed: 3, keys: 100, clients: 5, opsPerKey: 200 })
     assert.equal(ops.length, 20_000)
     assertOk(checkLinearizable(ops))
+  })
+})
+
+/** Tries every order that respects real time; the definition itself, for tiny histories. */
+function bruteForceLinearizable(ops: readonly RegisterOperation[]): boolean {
+  const n = ops.length
+  const step = (state: string | null, op: RegisterOperation): string | null | false => {
+    if (op.f === 'read') return op.output === state ? state : false
+    if (op.f === 'write') return op.input
+    const matches = state === op.input.expected
+    if (op.output !== undefined && op.output.ok !== matches) return false
+    return matches ? op.input.next : state
+  }
+  const search = (placed: number, state: string | null): boolean => {
+    if (placed === (1 << n) - 1) return true
+    for (let i = 0; i < n; i++) {
+      if ((placed & (1 << i)) !== 0) continue
+      const op = ops[i]!
+      // Every unplaced operation that returned before this one was called must come first.
+      const blocked = ops.some((other, j) => j !== i && (placed & (1 << j)) === 0 && other.ret < op.call)
+      if (blocked) continue
+      const next = step(state, op)
+      if (next !== false && search(placed | (1 << i), next)) return true
+    }
+    return false
+  }
+  return search(0, null)
+}
+
+describe('agreement with brute force', () => {
+  test('small random histories, legal or not, get the same verdict as trying every order', () => {
+    const random = mulberry32(2024)
+    const randomInt = (below: number): number => Math.floor(random() * below)
+    const values = ['a', 'b', 'c']
+    const value = (): string => values[randomInt(values.length)]!
+    let illegal = 0
+    for (let round = 0; round < 3000; round++) {
+      const ops: RegisterOperation[] = []
+      const count = 1 + randomInt(7)
+      for (let id = 0; id < count; id++) {
+        const call = randomInt(10)
+        const indeterminate = random() < 0.15
+        const ret = indeterminate ? INF : call + randomInt(6)
+        const roll = random()
+        if (roll < 0.45 && !indeterminate) {
+          ops.push({
+            id,
+            client: id,
+            key: 'x',
+            f: 'read',
+            input: null,
+            output: random() < 0.2 ? null : value(),
+            call,
+            ret,
+          })
+        } else if (roll < 0.75) {
+          ops.push({
+            id,
+            client: id,
+            key: 'x',
+            f: 'write',
+            input: value(),
+            output: indeterminate ? undefined : null,
+            call,
+            ret,
+          })
+        } else {
+          const input = { expected: random() < 0.2 ? null : value(), next: value() }
+          const output = indeterminate ? undefined : { ok: random() < 0.5 }
+          ops.push({ id, client: id, key: 'x', f: 'cas', input, output, call, ret })
+        }
+      }
+      const expected = bruteForceLinearizable(ops)
+      if (!expected) illegal++
+      assert.equal(checkLinearizable(ops).result, expected ? 'ok' : 'illegal', JSON.stringify(ops))
+      // With all memo hashes equal, only real equality tells memo entries apart.
+      const collided = checkLinearizable(ops, { memoHashMask: 0 })
+      assert.equal(collided.result, expected ? 'ok' : 'illegal', `memoHashMask 0: ${JSON.stringify(ops)}`)
+    }
+    // Both verdicts must be well represented for the agreement to mean anything.
+    assert.ok(illegal > 500 && illegal < 2500, `illegal: ${illegal}`)
+  })
+})
+
+/** A plain memoised search over sets of placed operations, independent of the checker's data structures. */
+function referenceLinearizable(ops: readonly RegisterOperation[]): boolean {
+  const visited = new Set<string>()
+  const step = (state: string | null, op: RegisterOperation): string | null | false => {
+    if (op.f === 'read') return op.output === state ? state : false
+    if (op.f === 'write') return op.input
+    const matches = state === op.input.expected
+    if (op.output !== undefined && op.output.ok !== matches) return false
+    return matches ? op.input.next : state
+  }
+  const stack: { placed: bigint; state: string | null }[] = [{ placed: 0n, state: null }]
+  const all = (1n << BigInt(ops.length)) - 1n
+  while (stack.length > 0) {
+    const { placed, state } = stack.pop()!
+    if (placed === all) return true
+    const pending = ops.filter((_, i) => (placed & (1n << BigInt(i))) === 0n)
+    const earliestReturn = Math.min(...pending.map((op) => op.ret))
+    ops.forEach((op, i) => {
+      const bit = 1n << BigInt(i)
+      if ((placed & bit) !== 0n || op.call > earliestReturn) return
+      const next = step(state, op)
+      if (next === false) return
+      const key = `${placed | bit}:${next}`
+      if (visited.has(key)) return
+      visited.add(key)
+      stack.push({ placed: placed | bit, state: next })
+    })
+  }
+  return false
+}
+
+describe('agreement with a reference search', () => {
+  test('medium histories spanning several bitset words, with and without a changed read', () => {
+    const random = mulberry32(77)
+    let illegal = 0
+    for (let round = 0; round < 100; round++) {
+      const opsPerKey = 40 + Math.floor(random() * 100)
+      const { ops } = generateHistory({
+        seed: 1000 + round,
+        keys: 1,
+        clients: 3,
+        opsPerKey,
+        indeterminateRate: 0.1,
+      })
+      if (random() < 0.6) {
+        // Any value written anywhere, or null: sometimes still legal, often not.
+        const reads = ops.flatMap((op, i) => (op.f === 'read' ? [i] : []))
+        const writes = ops.flatMap((op) =>
+          op.f === 'write' ? [op.input] : op.f === 'cas' ? [op.input.next] : [],
+        )
+        const index = reads[Math.floor(random() * reads.length)]
+        const original = index === undefined ? undefined : ops[index]
+        if (index !== undefined && original?.f === 'read') {
+          ops[index] = {
+            ...original,
+            output: random() < 0.1 ? null : (writes[Math.floor(random() * writes.length)] ?? null),
+          }
+        }
+      }
+      const expected = referenceLinearizable(ops)
+      if (!expected) illegal++
+      assert.equal(checkLinearizable(ops).result, expected ? 'ok' : 'illegal', `round ${round}`)
+      const collided = checkLinearizable(ops, { memoHashMask: 0xf })
+      assert.equal(collided.result, expected ? 'ok' : 'illegal', `round ${round}, memoHashMask 0xf`)
+    }
+    assert.ok(illegal > 15 && illegal < 85, `illegal: ${illegal}`)
   })
 })
 

@@ -50,13 +50,21 @@ export interface ModelOperation<Input, Output> {
   readonly output: Output
 }
 
+/** Generous for one simulator run, yet bounded so a pathological history cannot hang CI. */
+export const defaultTimeBudgetMs = 30_000
+
 export interface CheckOptions {
-  /** Wall time for the whole check, over all keys (default 30 000 ms). */
+  /** Time for the whole check, over all keys (default `defaultTimeBudgetMs`). */
   readonly timeBudgetMs?: number
   /** Keys with more operations are not searched and make the result `unknown` (default: no limit). */
   readonly maxOpsPerKey?: number
   /** Milliseconds; injected so tests can exhaust the budget deterministically. */
   readonly clock?: () => number
+  /**
+   * Masks the memo's hashes. Only for the checker's own tests: a mask of 0 sends every lookup
+   * through the real equality, which collisions otherwise exercise too rarely to test.
+   */
+  readonly memoHashMask?: number
 }
 
 export type LinearizabilityResult =
@@ -132,8 +140,9 @@ export function checkLinearizable(
 
 /**
  * Checks any history against any model, partitioned by `key`. Keys are searched in order of
- * first appearance; an illegal key wins over an unknown one, and the search stops at the first
- * illegal key or when the time budget runs out.
+ * first appearance; an illegal key wins over one skipped for `maxOpsPerKey`, and the search stops
+ * at the first illegal key or when the time budget runs out. Throws a `RangeError` for a
+ * malformed history (duplicate ids, a return before its call), which is a harness bug.
  */
 export function checkOperations<State, Input, Output>(
   model: Model<State, Input, Output>,
@@ -141,7 +150,7 @@ export function checkOperations<State, Input, Output>(
   options: CheckOptions = {},
 ): LinearizabilityResult {
   const clock = options.clock ?? (() => performance.now())
-  const deadline = clock() + (options.timeBudgetMs ?? 30_000)
+  const deadline = clock() + (options.timeBudgetMs ?? defaultTimeBudgetMs)
   const maxOpsPerKey = options.maxOpsPerKey ?? Number.POSITIVE_INFINITY
   validate(ops)
 
@@ -155,18 +164,19 @@ export function checkOperations<State, Input, Output>(
       }
       continue
     }
-    const outcome = searchKey(model, keyOps, deadline, clock)
+    const ordered = orderForSearch(keyOps)
+    const outcome = searchKey(model, ordered, { deadline, clock, memoHashMask: options.memoHashMask ?? -1 })
     switch (outcome.kind) {
       case 'ok':
         break
       case 'illegal':
-        return illegalResult(model, key, keyOps, outcome)
+        return illegalResult(model, key, ordered, outcome)
       case 'timeout':
         return {
           result: 'unknown',
           key,
           reason:
-            `time budget of ${options.timeBudgetMs ?? 30_000} ms exhausted while searching ${keyOps.length} ` +
+            `time budget of ${options.timeBudgetMs ?? defaultTimeBudgetMs} ms exhausted while searching ${keyOps.length} ` +
             `operations (deepest partial linearization: ${outcome.deepest})`,
         }
       default:
@@ -198,6 +208,17 @@ function partitionByKey<T extends { readonly key: string }>(ops: readonly T[]): 
   return byKey
 }
 
+/**
+ * Determinate operations by call time, then indeterminate ones by call time. `LinearizedSet`
+ * relies on this order to keep its memo keys small.
+ */
+function orderForSearch<T extends { readonly call: number; readonly ret: number }>(ops: readonly T[]): T[] {
+  const byCall = (a: T, b: T): number => a.call - b.call
+  const determinate = ops.filter((op) => op.ret !== Number.POSITIVE_INFINITY).sort(byCall)
+  const indeterminate = ops.filter((op) => op.ret === Number.POSITIVE_INFINITY).sort(byCall)
+  return [...determinate, ...indeterminate]
+}
+
 type SearchOutcome =
   | { readonly kind: 'ok' }
   | { readonly kind: 'illegal'; readonly prefix: readonly number[]; readonly events: Int32Array }
@@ -207,14 +228,13 @@ type SearchOutcome =
 const clockCheckInterval = 4096
 
 /**
- * The search over one key's operations, indexed 0..n-1. List node 2i is the call of operation i
- * and 2i + 1 its return; node 2n is the head sentinel; -1 ends the list.
+ * The search over one key's operations, indexed 0..n-1 in `orderForSearch` order. List node 2i
+ * is the call of operation i and 2i + 1 its return; node 2n is the head sentinel; -1 ends it.
  */
 function searchKey<State, Input, Output>(
   model: Model<State, Input, Output>,
   ops: readonly ModelOperation<Input, Output>[],
-  deadline: number,
-  clock: () => number,
+  limits: { readonly deadline: number; readonly clock: () => number; readonly memoHashMask: number },
 ): SearchOutcome {
   const n = ops.length
   const head = 2 * n
@@ -250,14 +270,12 @@ function searchKey<State, Input, Output>(
     relink(2 * i)
   }
 
-  const zobrist = zobristKeys(n)
-  const linearized = new Uint32Array(Math.ceil(n / 32))
-  let linearizedHash = 0
-  const toggle = (i: number): void => {
-    linearized[i >>> 5]! ^= 1 << (i & 31)
-    linearizedHash ^= zobrist[i]!
-  }
+  const determinateCount = ops.findIndex((op) => op.ret === Number.POSITIVE_INFINITY)
+  const linearized = new LinearizedSet(determinateCount === -1 ? n : determinateCount, n)
+  const encoded = new Uint32Array(linearized.encodedLengthMax)
+  const { deadline, clock } = limits
   const cache = new VisitedSet<State>(
+    limits.memoHashMask,
     (a, b) => model.equal(a, b),
     (s) => model.hash(s),
   )
@@ -281,8 +299,9 @@ function searchKey<State, Input, Output>(
       const op = ops[i]!
       const result = model.step(state, op.input, op.output)
       if (result.ok) {
-        toggle(i)
-        if (cache.addIfAbsent(linearized, linearizedHash, result.next)) {
+        linearized.toggle(i)
+        const length = linearized.encode(encoded)
+        if (cache.addIfAbsent(encoded, length, linearized.hash, result.next)) {
           stackOps.push(i)
           stackStates.push(state)
           state = result.next
@@ -295,7 +314,7 @@ function searchKey<State, Input, Output>(
           entry = next[head]!
           continue
         }
-        toggle(i)
+        linearized.toggle(i)
       }
       entry = next[entry]!
     } else {
@@ -304,7 +323,7 @@ function searchKey<State, Input, Output>(
       if (i === undefined) return { kind: 'illegal', prefix: longest, events }
       state = stackStates.pop()!
       agreeing = Math.min(agreeing, stackOps.length)
-      toggle(i)
+      linearized.toggle(i)
       unlift(i)
       entry = next[2 * i]!
     }
@@ -352,39 +371,175 @@ export function hashString(text: string): number {
   return hash | 0
 }
 
-interface VisitedEntry<State> {
-  readonly linearized: Uint32Array
-  readonly state: State
+/**
+ * The set of linearized operations as a bitset, with an incremental Zobrist hash and a compact
+ * canonical encoding for the memo.
+ *
+ * Determinate operations are numbered by call time. Every one called before the earliest
+ * unlinearized return is either linearized or still concurrent with it, and none called after it
+ * can be linearized yet, so the bitset is all ones up to a word `low` and all zeros after a word
+ * `high`, with a window of a few words between. The encoding stores only `low`, the window, and
+ * the separate bitset of indeterminate operations, which may stay pending to the end. Whole
+ * bitsets took over 500 MB for one 10 000-operation key.
+ */
+class LinearizedSet {
+  hash = 0
+  readonly encodedLengthMax: number
+  readonly #determinateCount: number
+  readonly #determinateWords: number
+  /** Mask of a full last determinate word, which may be partly padding. */
+  readonly #lastWordFull: number
+  readonly #bits: Uint32Array
+  readonly #zobrist: Int32Array
+  /** First determinate word that is not full. */
+  #low = 0
+  /** Last determinate word that is not zero, or -1. */
+  #high = -1
+
+  constructor(determinateCount: number, count: number) {
+    this.#determinateCount = determinateCount
+    this.#determinateWords = Math.ceil(determinateCount / 32)
+    const remainder = determinateCount & 31
+    this.#lastWordFull = remainder === 0 ? 0xffffffff : (1 << remainder) - 1
+    const indeterminateWords = Math.ceil((count - determinateCount) / 32)
+    this.#bits = new Uint32Array(this.#determinateWords + indeterminateWords)
+    this.encodedLengthMax = 2 + this.#bits.length
+    this.#zobrist = zobristKeys(count)
+  }
+
+  toggle(i: number): void {
+    const position =
+      i < this.#determinateCount ? i : this.#determinateWords * 32 + (i - this.#determinateCount)
+    const w = position >>> 5
+    const bit = 1 << (position & 31)
+    const bits = this.#bits
+    bits[w]! ^= bit
+    this.hash ^= this.#zobrist[i]!
+    if (w >= this.#determinateWords) return
+    if ((bits[w]! & bit) !== 0) {
+      if (w > this.#high) this.#high = w
+      while (this.#low < this.#determinateWords && bits[this.#low] === this.#full(this.#low)) this.#low++
+    } else {
+      if (w < this.#low) this.#low = w
+      while (this.#high >= 0 && bits[this.#high] === 0) this.#high--
+    }
+  }
+
+  /** Writes the canonical encoding into `out` and returns its length. */
+  encode(out: Uint32Array): number {
+    const bits = this.#bits
+    let length = 0
+    out[length++] = this.#low
+    out[length++] = Math.max(0, this.#high - this.#low + 1)
+    for (let w = this.#low; w <= this.#high; w++) out[length++] = bits[w]!
+    for (let w = this.#determinateWords; w < bits.length; w++) out[length++] = bits[w]!
+    return length
+  }
+
+  #full(w: number): number {
+    return w === this.#determinateWords - 1 ? this.#lastWordFull : 0xffffffff
+  }
 }
 
-/** Hash set of (linearized set, state) compared for real equality, not only by hash. */
+/**
+ * Open-addressing hash set of (encoded linearized set, state) pairs, compared for real
+ * equality, not only by hash. Encodings live in one growing arena rather than one typed array
+ * per entry: searches that must exhaust create millions of entries, and per-entry objects made
+ * garbage collection the dominant cost.
+ */
 class VisitedSet<State> {
-  readonly #buckets = new Map<number, VisitedEntry<State>[]>()
+  #arena = new Uint32Array(1 << 16)
+  #arenaUsed = 0
+  /** Per entry: its offset in the arena, where its length comes first. */
+  #offsets = new Int32Array(1024)
+  #hashes = new Int32Array(1024)
+  readonly #states: State[] = []
+  /** Entry index + 1 per slot; 0 = empty. */
+  #slots = new Int32Array(2048)
+  #size = 0
 
   constructor(
+    readonly hashMask: number,
     readonly equal: (a: State, b: State) => boolean,
     readonly hash: (state: State) => number,
   ) {}
 
   /** Adds a copy of the pair and returns true, or returns false if it was already present. */
-  addIfAbsent(linearized: Uint32Array, linearizedHash: number, state: State): boolean {
-    const hash = linearizedHash ^ Math.imul(this.hash(state) | 0, 0x9e3779b1)
-    const bucket = this.#buckets.get(hash)
-    if (bucket !== undefined) {
-      for (const visited of bucket) {
-        if (this.equal(visited.state, state) && sameBits(visited.linearized, linearized)) return false
+  addIfAbsent(encoded: Uint32Array, length: number, setHash: number, state: State): boolean {
+    const hash = (setHash ^ Math.imul(this.hash(state) | 0, 0x9e3779b1)) & this.hashMask
+    const mask = this.#slots.length - 1
+    let slot = mix(hash) & mask
+    for (;;) {
+      const stored = this.#slots[slot]!
+      if (stored === 0) break
+      const entry = stored - 1
+      if (
+        this.#hashes[entry] === hash &&
+        this.#sameEncoding(entry, encoded, length) &&
+        this.equal(this.#states[entry]!, state)
+      ) {
+        return false
       }
+      slot = (slot + 1) & mask
     }
-    const entry = { linearized: linearized.slice(), state }
-    if (bucket === undefined) this.#buckets.set(hash, [entry])
-    else bucket.push(entry)
+    this.#append(encoded, length, hash, state)
     return true
+  }
+
+  #sameEncoding(entry: number, encoded: Uint32Array, length: number): boolean {
+    const arena = this.#arena
+    const offset = this.#offsets[entry]!
+    if (arena[offset] !== length) return false
+    for (let k = 0; k < length; k++) if (arena[offset + 1 + k] !== encoded[k]) return false
+    return true
+  }
+
+  #append(encoded: Uint32Array, length: number, hash: number, state: State): void {
+    const entry = this.#size++
+    if (entry === this.#hashes.length) {
+      this.#offsets = grown(this.#offsets, this.#offsets.length * 2)
+      this.#hashes = grown(this.#hashes, this.#hashes.length * 2)
+    }
+    if (this.#arenaUsed + 1 + length > this.#arena.length) {
+      const arena = new Uint32Array(Math.max(this.#arena.length * 2, this.#arenaUsed + 1 + length))
+      arena.set(this.#arena)
+      this.#arena = arena
+    }
+    const offset = this.#arenaUsed
+    this.#arena[offset] = length
+    for (let k = 0; k < length; k++) this.#arena[offset + 1 + k] = encoded[k]!
+    this.#arenaUsed += 1 + length
+    this.#offsets[entry] = offset
+    this.#hashes[entry] = hash
+    this.#states.push(state)
+    if (this.#hashes.length * 2 === this.#slots.length) {
+      this.#place(entry)
+    } else {
+      // The entry arrays grew: keep the load factor at most 1/2.
+      this.#slots = new Int32Array(this.#hashes.length * 2)
+      for (let e = 0; e < this.#size; e++) this.#place(e)
+    }
+  }
+
+  #place(entry: number): void {
+    const mask = this.#slots.length - 1
+    let slot = mix(this.#hashes[entry]!) & mask
+    while (this.#slots[slot] !== 0) slot = (slot + 1) & mask
+    this.#slots[slot] = entry + 1
   }
 }
 
-function sameBits(a: Uint32Array, b: Uint32Array): boolean {
-  for (let w = 0; w < a.length; w++) if (a[w] !== b[w]) return false
-  return true
+function grown(array: Int32Array, length: number): Int32Array<ArrayBuffer> {
+  const copy = new Int32Array(length)
+  copy.set(array)
+  return copy
+}
+
+/** Spreads the bits so that masking the low ones gives well-distributed slots. */
+function mix(hash: number): number {
+  let h = Math.imul(hash ^ (hash >>> 16), 0x45d9f3b)
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b)
+  return h ^ (h >>> 16)
 }
 
 function illegalResult<State, Input, Output>(
