@@ -33,12 +33,22 @@ export class MemoryLog implements LogReader {
   term(index: number): number {
     const offset = this.#snapshot.meta.index
     if (index === offset) return this.#snapshot.meta.term
-    assert(index > offset && index <= this.lastIndex(), `term(${index}) outside [${offset}, ${this.lastIndex()}]`)
+    assert(
+      index > offset && index <= this.lastIndex(),
+      `term(${index}) outside [${offset}, ${this.lastIndex()}]`,
+    )
     return this.#entries[index - offset - 1]!.term
   }
-  entries(range: { readonly from: number; readonly to: number; readonly bytesMax?: number }): readonly Entry[] {
+  entries(range: {
+    readonly from: number
+    readonly to: number
+    readonly bytesMax?: number
+  }): readonly Entry[] {
     const { from, to } = range
-    assert(from >= this.firstIndex() && from <= to && to <= this.lastIndex() + 1, `entries [${from}, ${to}) out of range`)
+    assert(
+      from >= this.firstIndex() && from <= to && to <= this.lastIndex() + 1,
+      `entries [${from}, ${to}) out of range`,
+    )
     const offset = this.#snapshot.meta.index + 1
     const slice = this.#entries.slice(from - offset, to - offset)
     if (range.bytesMax === undefined) return slice
@@ -60,7 +70,10 @@ export class MemoryLog implements LogReader {
   append(entries: readonly Entry[]): void {
     if (entries.length === 0) return
     const first = entries[0]!.index
-    assert(first > this.#snapshot.meta.index, `append at ${first} is covered by the snapshot at ${this.#snapshot.meta.index}`)
+    assert(
+      first > this.#snapshot.meta.index,
+      `append at ${first} is covered by the snapshot at ${this.#snapshot.meta.index}`,
+    )
     assert(first <= this.lastIndex() + 1, `append at ${first} leaves a gap after ${this.lastIndex()}`)
     this.#entries.length = first - this.firstIndex()
     for (const entry of entries) this.#entries.push(entry)
@@ -75,8 +88,14 @@ export class MemoryLog implements LogReader {
   /** Records a snapshot taken locally at `snapshot.meta.index` (which must be in the log) and drops the entries it covers. */
   createSnapshot(snapshot: Snapshot): void {
     const { index } = snapshot.meta
-    assert(index > this.#snapshot.meta.index && index <= this.lastIndex(), `snapshot at ${index} outside the log`)
-    assert(this.term(index) === snapshot.meta.term, `snapshot term ${snapshot.meta.term} differs from the log`)
+    assert(
+      index > this.#snapshot.meta.index && index <= this.lastIndex(),
+      `snapshot at ${index} outside the log`,
+    )
+    assert(
+      this.term(index) === snapshot.meta.term,
+      `snapshot term ${snapshot.meta.term} differs from the log`,
+    )
     this.#entries = this.#entries.slice(index - this.#snapshot.meta.index)
     this.#snapshot = snapshot
   }

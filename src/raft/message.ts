@@ -25,7 +25,12 @@ export type ConfChange =
  */
 export type Entry =
   | { readonly kind: 'normal'; readonly index: number; readonly term: number; readonly data: Uint8Array }
-  | { readonly kind: 'confChange'; readonly index: number; readonly term: number; readonly change: ConfChange }
+  | {
+      readonly kind: 'confChange'
+      readonly index: number
+      readonly term: number
+      readonly change: ConfChange
+    }
   | { readonly kind: 'noop'; readonly index: number; readonly term: number }
 
 /** What a snapshot covers: every entry up to `index` (of `term`), and the configuration in force there. */

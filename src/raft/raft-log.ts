@@ -24,7 +24,10 @@ export class RaftLog {
     const snapshotIndex = storage.snapshotMeta().index
     this.committed = Math.max(storage.hardState().commit, snapshotIndex)
     this.applied = snapshotIndex
-    assert(this.committed <= this.lastIndex(), `stored commit ${this.committed} beyond last index ${this.lastIndex()}`)
+    assert(
+      this.committed <= this.lastIndex(),
+      `stored commit ${this.committed} beyond last index ${this.lastIndex()}`,
+    )
   }
 
   snapshotIndex(): number {
@@ -103,7 +106,10 @@ export class RaftLog {
   /** Appends at the end of the log (the leader's own proposals). */
   append(entries: readonly Entry[]): void {
     if (entries.length === 0) return
-    assert(entries[0]!.index === this.lastIndex() + 1, `append at ${entries[0]!.index} after ${this.lastIndex()}`)
+    assert(
+      entries[0]!.index === this.lastIndex() + 1,
+      `append at ${entries[0]!.index} after ${this.lastIndex()}`,
+    )
     this.truncateAndAppend(entries)
   }
 

@@ -67,7 +67,12 @@ export type ReadIndexResult =
 
 export type TransferResult =
   | { readonly accepted: true }
-  | { readonly accepted: false; readonly reason: 'notLeader' | 'invalid'; readonly leaderId: NodeId; readonly detail?: string }
+  | {
+      readonly accepted: false
+      readonly reason: 'notLeader' | 'invalid'
+      readonly leaderId: NodeId
+      readonly detail?: string
+    }
 
 /** A configuration and the log index of the entry that introduced it. */
 interface ConfigAt {
@@ -117,7 +122,10 @@ export class Raft {
 
   constructor(config: RaftConfig, storage: LogReader) {
     assert(Number.isSafeInteger(config.id) && config.id > 0, `invalid node id ${config.id}`)
-    assert(config.heartbeatTicks > 0 && config.electionTicks > config.heartbeatTicks, 'election ticks must exceed heartbeat ticks')
+    assert(
+      config.heartbeatTicks > 0 && config.electionTicks > config.heartbeatTicks,
+      'election ticks must exceed heartbeat ticks',
+    )
     this.id = config.id
     this.#electionTicks = config.electionTicks
     this.#heartbeatTicks = config.heartbeatTicks
@@ -163,7 +171,10 @@ export class Raft {
     for (const entry of entries) {
       if (entry.kind !== 'confChange') continue
       const result = applyConfChange(this.config(), entry.change)
-      assert(result.ok, `log holds an invalid membership change at ${entry.index}: ${result.ok ? '' : result.reason}`)
+      assert(
+        result.ok,
+        `log holds an invalid membership change at ${entry.index}: ${result.ok ? '' : result.reason}`,
+      )
       this.#configHistory.push({ index: entry.index, config: result.config })
       if (this.role === 'leader') this.#syncProgressWithConfig()
     }
@@ -171,7 +182,8 @@ export class Raft {
 
   /** Entries from `index` on were removed from the log: so were the configurations they carried. */
   #forgetConfigsFrom(index: number): void {
-    while (this.#configHistory.length > 0 && this.#configHistory.at(-1)!.index >= index) this.#configHistory.pop()
+    while (this.#configHistory.length > 0 && this.#configHistory.at(-1)!.index >= index)
+      this.#configHistory.pop()
   }
 
   #syncProgressWithConfig(): void {
@@ -285,7 +297,8 @@ export class Raft {
     }
     if (this.#heartbeatElapsed >= this.#heartbeatTicks) {
       this.#heartbeatElapsed = 0
-      this.#broadcastHeartbeat(0)
+      // While reads wait, every heartbeat repeats the latest round, so one lost round cannot strand them.
+      this.#broadcastHeartbeat(this.#readOnly.pendingCount > 0 ? this.#readOnly.sentRound : 0)
     }
   }
 
@@ -370,7 +383,12 @@ export class Raft {
   }
 
   #handleVoteResponse(m: VoteResponseMessage): void {
-    const expected = this.role === 'candidate' ? 'voteResponse' : this.role === 'preCandidate' ? 'preVoteResponse' : undefined
+    const expected =
+      this.role === 'candidate'
+        ? 'voteResponse'
+        : this.role === 'preCandidate'
+          ? 'preVoteResponse'
+          : undefined
     if (m.type !== expected) return
     if (!this.#votes.has(m.from)) this.#votes.set(m.from, !m.reject)
     this.#tallyVotes()
@@ -394,11 +412,17 @@ export class Raft {
     if (!this.#bugs.has('confChangeBeforeTermCommit') && this.log.committed < this.#termStartIndex) {
       return { accepted: false, reason: 'termNotCommitted', leaderId }
     }
-    if (this.#lastConfigIndex() > this.log.committed) return { accepted: false, reason: 'pendingConfChange', leaderId }
+    if (this.#lastConfigIndex() > this.log.committed)
+      return { accepted: false, reason: 'pendingConfChange', leaderId }
     if (change.type === 'remove' && change.nodeId === this.id) {
       // A leader outside its own latest configuration can be left holding the only up-to-date log while
       // unable to campaign; removing it after a transfer avoids that deadlock.
-      return { accepted: false, reason: 'invalid', leaderId, detail: 'the leader cannot remove itself; transfer leadership first' }
+      return {
+        accepted: false,
+        reason: 'invalid',
+        leaderId,
+        detail: 'the leader cannot remove itself; transfer leadership first',
+      }
     }
     const result = applyConfChange(this.config(), change)
     if (!result.ok) return { accepted: false, reason: 'invalid', leaderId, detail: result.reason }
@@ -454,7 +478,10 @@ export class Raft {
     if (!pr || pr.isPaused()) return false
     const prevIndex = pr.next - 1
     const prevTerm = this.log.term(prevIndex)
-    const entries = prevTerm === undefined ? undefined : this.log.slice(pr.next, this.log.lastIndex() + 1, this.#appendBytesMax)
+    const entries =
+      prevTerm === undefined
+        ? undefined
+        : this.log.slice(pr.next, this.log.lastIndex() + 1, this.#appendBytesMax)
     if (prevTerm === undefined || entries === undefined) return this.#sendSnapshot(to, pr)
     if (entries.length === 0 && !sendIfEmpty) return false
     const message: AppendMessage = {
@@ -574,7 +601,11 @@ export class Raft {
 
   #releaseReads(): void {
     if (this.log.committed < this.#termStartIndex) return
-    const released = this.#readOnly.release(this.config().voters, this.id, (id) => this.progress.get(id)?.readRoundAcked ?? 0)
+    const released = this.#readOnly.release(
+      this.config().voters,
+      this.id,
+      (id) => this.progress.get(id)?.readRoundAcked ?? 0,
+    )
     for (const read of released) {
       // A request registered before the no-op committed must wait for at least the current commit.
       this.readStates.push({ context: read.context, index: Math.max(read.index, this.#termStartIndex) })
@@ -586,7 +617,12 @@ export class Raft {
   transferLeadership(to: NodeId): TransferResult {
     if (this.role !== 'leader') return { accepted: false, reason: 'notLeader', leaderId: this.leaderId }
     if (to === this.id || !isVoter(this.config(), to)) {
-      return { accepted: false, reason: 'invalid', leaderId: this.leaderId, detail: `node ${to} is not another voter` }
+      return {
+        accepted: false,
+        reason: 'invalid',
+        leaderId: this.leaderId,
+        detail: `node ${to} is not another voter`,
+      }
     }
     this.leadTransferee = to
     this.#electionElapsed = 0
@@ -606,7 +642,12 @@ export class Raft {
     this.#electionElapsed = 0
     this.leaderId = m.from
     if (m.prevIndex < this.log.committed) {
-      this.#sendAppendResponse(m.from, { index: this.log.committed, reject: false, rejectHint: 0, hintTerm: 0 })
+      this.#sendAppendResponse(m.from, {
+        index: this.log.committed,
+        reject: false,
+        rejectHint: 0,
+        hintTerm: 0,
+      })
       return
     }
     if (this.log.matchTerm(m.prevIndex, m.prevTerm)) {
@@ -663,7 +704,13 @@ export class Raft {
     this.#electionElapsed = 0
     this.leaderId = m.from
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()))
-    this.#send({ type: 'heartbeatResponse', from: this.id, to: m.from, term: this.term, readRound: m.readRound })
+    this.#send({
+      type: 'heartbeatResponse',
+      from: this.id,
+      to: m.from,
+      term: this.term,
+      readRound: m.readRound,
+    })
   }
 
   #handleInstallSnapshot(m: InstallSnapshotMessage): void {
@@ -671,7 +718,12 @@ export class Raft {
     this.leaderId = m.from
     const { meta } = m.snapshot
     if (meta.index <= this.log.committed) {
-      this.#sendAppendResponse(m.from, { index: this.log.committed, reject: false, rejectHint: 0, hintTerm: 0 })
+      this.#sendAppendResponse(m.from, {
+        index: this.log.committed,
+        reject: false,
+        rejectHint: 0,
+        hintTerm: 0,
+      })
       return
     }
     if (this.log.matchTerm(meta.index, meta.term)) {
@@ -683,7 +735,12 @@ export class Raft {
       this.#baseConfig = meta.config
       this.#configHistory = []
     }
-    this.#sendAppendResponse(m.from, { index: this.log.lastIndex(), reject: false, rejectHint: 0, hintTerm: 0 })
+    this.#sendAppendResponse(m.from, {
+      index: this.log.lastIndex(),
+      reject: false,
+      rejectHint: 0,
+      hintTerm: 0,
+    })
   }
 
   // --- the message gateway -----------------------------------------------------------------------
@@ -708,7 +765,8 @@ export class Raft {
     }
     if (m.type === 'preVote') return true
     if (m.type === 'preVoteResponse' && !m.reject) return true
-    const leaderId = m.type === 'append' || m.type === 'heartbeat' || m.type === 'installSnapshot' ? m.from : 0
+    const leaderId =
+      m.type === 'append' || m.type === 'heartbeat' || m.type === 'installSnapshot' ? m.from : 0
     this.becomeFollower(m.term, leaderId)
     return true
   }
@@ -777,7 +835,8 @@ export class Raft {
       assert(this.progress.size === 0, 'only a leader tracks progress')
     }
     if (this.role !== 'leader') assert(this.#readOnly.pendingCount === 0, 'only a leader holds pending reads')
-    for (const pr of this.progress.values()) assert(pr.match < pr.next, `progress match ${pr.match} >= next ${pr.next}`)
+    for (const pr of this.progress.values())
+      assert(pr.match < pr.next, `progress match ${pr.match} >= next ${pr.next}`)
     if (this.role === 'leader') assert(this.isVoter(), 'a leader is a voter of its own configuration')
   }
 }

@@ -1,7 +1,14 @@
 import { assert } from '../util/assert.js'
 import type { LogReader } from './log-reader.js'
 import type { ClusterConfig, ConfChange, HardState, Message, NodeId } from './message.js'
-import { Raft, type ProposeResult, type RaftConfig, type ReadIndexResult, type Role, type TransferResult } from './raft.js'
+import {
+  Raft,
+  type ProposeResult,
+  type RaftConfig,
+  type ReadIndexResult,
+  type Role,
+  type TransferResult,
+} from './raft.js'
 import { type Ready, type SoftState, isHardStateEqual } from './ready.js'
 
 export interface RaftStatus {
@@ -15,7 +22,10 @@ export interface RaftStatus {
   readonly firstIndex: number
   readonly lastIndex: number
   readonly config: ClusterConfig
-  readonly progress: ReadonlyMap<NodeId, { readonly match: number; readonly next: number; readonly state: string }>
+  readonly progress: ReadonlyMap<
+    NodeId,
+    { readonly match: number; readonly next: number; readonly state: string }
+  >
 }
 
 /**
@@ -84,7 +94,8 @@ export class RawNode {
     raft.flushReadIndex()
     const soft = this.#softState()
     const hard = this.#hardState()
-    const softChanged = soft.role !== this.#prevSoftState.role || soft.leaderId !== this.#prevSoftState.leaderId
+    const softChanged =
+      soft.role !== this.#prevSoftState.role || soft.leaderId !== this.#prevSoftState.leaderId
     const hardChanged = !isHardStateEqual(hard, this.#prevHardState)
     const entries = [...raft.log.unstableEntries]
     const ready: Ready = {
@@ -96,8 +107,12 @@ export class RawNode {
       messages: raft.messages,
       readStates: raft.readStates,
       droppedReads: raft.droppedReads,
+      // A snapshot is acknowledged to the leader as soon as it is stored, so it must be durable first.
       mustSync:
-        entries.length > 0 || hard.term !== this.#prevHardState.term || hard.vote !== this.#prevHardState.vote,
+        entries.length > 0 ||
+        raft.log.unstableSnapshot !== undefined ||
+        hard.term !== this.#prevHardState.term ||
+        hard.vote !== this.#prevHardState.vote,
     }
     raft.messages = []
     raft.readStates = []
@@ -127,7 +142,8 @@ export class RawNode {
   status(): RaftStatus {
     const raft = this.#raft
     const progress = new Map<NodeId, { match: number; next: number; state: string }>()
-    for (const [id, pr] of raft.progress) progress.set(id, { match: pr.match, next: pr.next, state: pr.describe() })
+    for (const [id, pr] of raft.progress)
+      progress.set(id, { match: pr.match, next: pr.next, state: pr.describe() })
     return {
       id: raft.id,
       role: raft.role,

@@ -1,7 +1,9 @@
 // A scriptable cluster of RawNodes over MemoryLogs, where the test is the network: messages wait in
 // per-node inboxes until a command delivers or drops them (etcd's rafttest.InteractionEnv).
 import {
+  type ClusterConfig,
   type ConfChange,
+  applyConfChange,
   MemoryLog,
   type Message,
   type NodeId,
@@ -20,6 +22,8 @@ export interface EnvNode {
   node: RawNode
   /** State machine: the data of applied normal entries, in order. */
   applied: string[]
+  /** Configuration in force at the last applied entry: what a snapshot taken there must carry. */
+  appliedConfig: ClusterConfig
 }
 
 /** Deterministic PRNG (mulberry32) so randomized election timeouts replay exactly. */
@@ -55,7 +59,7 @@ export class InteractionEnv {
       },
       storage,
     )
-    return { id, storage, node, applied: [] }
+    return { id, storage, node, applied: [], appliedConfig: storage.snapshotMeta().config }
   }
 
   bootstrap(ids: NodeId[]): void {
@@ -97,14 +101,26 @@ export class InteractionEnv {
     const ready = n.node.ready()
     this.#persist(n, ready)
     for (const m of ready.messages) this.#post(m)
-    for (const entry of ready.committedEntries) if (entry.kind === 'normal') n.applied.push(describeEntry(entry))
+    for (const entry of ready.committedEntries)
+      if (entry.kind === 'normal') n.applied.push(describeEntry(entry))
+      else if (entry.kind === 'confChange') {
+        const next = applyConfChange(n.appliedConfig, entry.change)
+        if (next.ok) n.appliedConfig = next.config
+      }
     n.node.advance()
     n.node.check()
     return describeReady(ready)
   }
 
   #persist(n: EnvNode, ready: Ready): void {
-    if (ready.snapshot) n.storage.applySnapshot(ready.snapshot)
+    if (ready.snapshot) {
+      n.storage.applySnapshot(ready.snapshot)
+      n.appliedConfig = ready.snapshot.meta.config
+      n.applied = new TextDecoder()
+        .decode(ready.snapshot.data)
+        .split('\n')
+        .filter((line) => line !== '')
+    }
     n.storage.append(ready.entries)
     if (ready.hardState) n.storage.setHardState(ready.hardState)
   }
@@ -178,19 +194,29 @@ export class InteractionEnv {
     ].join('\n')
   }
 
-  /** Takes a snapshot of the applied state and compacts the log to it. */
+  /** Takes a snapshot at an applied `index` and compacts the log to it. */
   compact(id: NodeId, index: number): void {
-    const { storage, applied } = this.get(id)
-    const status = this.get(id).node.status()
+    const { storage, applied, node } = this.get(id)
+    if (index > node.status().applied) throw new Error(`compact ${id} ${index}: beyond the applied index`)
+    // The snapshot carries the configuration in force at its index (paper §7), not the newest one.
+    let config = storage.snapshotMeta().config
+    for (const entry of storage.entries({ from: storage.firstIndex(), to: index + 1 })) {
+      if (entry.kind !== 'confChange') continue
+      const next = applyConfChange(config, entry.change)
+      if (next.ok) config = next.config
+    }
+    const data = applied.filter((line) => Number(line.split(' ')[0]!.split('/')[1]) <= index)
     storage.createSnapshot({
-      meta: { index, term: storage.term(index), config: status.config },
-      data: new TextEncoder().encode(applied.join('\n')),
+      meta: { index, term: storage.term(index), config },
+      data: new TextEncoder().encode(data.join('\n')),
     })
   }
 
   proposeConfChange(id: NodeId, change: ConfChange): string {
     const r = this.get(id).node.proposeConfChange(change)
-    return r.accepted ? `accepted index=${r.index}` : `refused: ${r.reason}${r.detail ? ` (${r.detail})` : ''}`
+    return r.accepted
+      ? `accepted index=${r.index}`
+      : `refused: ${r.reason}${r.detail ? ` (${r.detail})` : ''}`
   }
 }
 

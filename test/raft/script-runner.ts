@@ -2,7 +2,7 @@
 // expected output, ended by a blank line. With REWRITE=1 the expected output is replaced by the actual one.
 import type { ConfChange } from '../../src/raft/index.js'
 import type { PlantedBug } from '../../src/raft/index.js'
-import { InteractionEnv } from './interaction-env.js'
+import type { InteractionEnv } from './interaction-env.js'
 
 export interface ScriptCase {
   line: number

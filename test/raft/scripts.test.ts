@@ -8,7 +8,9 @@ import { InteractionEnv } from './interaction-env.js'
 import { formatScript, parseScript, runCommand } from './script-runner.js'
 
 const dir = join(import.meta.dirname, 'scripts')
-const files = readdirSync(dir).filter((f) => f.endsWith('.txt')).sort()
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.txt'))
+  .sort()
 
 test('there are interaction scripts to run', () => {
   assert.ok(files.length >= 8, `expected at least 8 scripts, found ${files.length}`)

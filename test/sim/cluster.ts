@@ -35,6 +35,8 @@ export interface FaultProfile {
   readonly membershipEveryMs: number
   readonly transferEveryMs: number
   readonly snapshotEvery: number
+  readonly appendBytesMax: number
+  readonly inflightMessagesMax: number
   readonly clockDrift: number
   readonly clientCount: number
   readonly keyCount: number
@@ -50,14 +52,16 @@ export function drawProfile(random: Prng, overrides: Partial<FaultProfile> = {})
     duplicateRate: random.pick([0, 0, 0.02, 0.1, 0.3]),
     delayMinMs: random.pick([0.2, 1, 3]),
     delayJitterMs: random.pick([0, 2, 10, 40]),
-    diskLatencyMs: random.pick([0.1, 0.5, 2, 8]),
+    diskLatencyMs: random.pick([0.1, 0.5, 2, 8, 20]),
     diskSpikeRate: random.pick([0, 0.01, 0.05]),
-    crashEveryMs: random.pick([never, 3000, 1500, 600]),
-    partitionEveryMs: random.pick([never, 2500, 1200, 500]),
+    crashEveryMs: random.pick([never, 3000, 1500, 600, 250]),
+    partitionEveryMs: random.pick([never, 2500, 1200, 500, 200]),
     pauseEveryMs: random.pick([never, 3000, 1000]),
-    membershipEveryMs: random.pick([never, 2000, 700]),
+    membershipEveryMs: random.pick([never, 2000, 700, 100]),
     transferEveryMs: random.pick([never, 2500, 800]),
     snapshotEvery: random.pick([5, 20, 100, 1000]),
+    appendBytesMax: random.pick([64, 4096, 65536]),
+    inflightMessagesMax: random.pick([1, 8, 64]),
     clockDrift: random.pick([0, 0.02, 0.1]),
     clientCount: random.int(2, 5),
     keyCount: random.int(1, 4),
@@ -173,6 +177,8 @@ export class SimCluster {
       },
       restoreLatencyMs: () => 1 + this.#disk.float() * 20,
       snapshotEvery: this.profile.snapshotEvery,
+      appendBytesMax: this.profile.appendBytesMax,
+      inflightMessagesMax: this.profile.inflightMessagesMax,
       bugs: this.bugs,
       random: this.#raft.fork(`node-${id}`),
       observer,
@@ -239,7 +245,8 @@ export class SimCluster {
         const event = this.queue.pop()!
         if (event.time > end) break
         event.run()
-        if (++this.#events > eventLimit) throw new SafetyViolation('runaway', `more than ${eventLimit} events`)
+        if (++this.#events > eventLimit)
+          throw new SafetyViolation('runaway', `more than ${eventLimit} events`)
       }
       this.#checkLiveness()
       this.#checkHistory()
@@ -248,7 +255,7 @@ export class SimCluster {
       if (error instanceof SafetyViolation) return this.#result(false, error.property, error.message)
       if (error instanceof Error) {
         if (process.env.SIM_STACK) console.error(error.stack)
-        return this.#result(false, "assertion", `${error.name}: ${error.message}`)
+        return this.#result(false, 'assertion', `${error.name}: ${error.message}`)
       }
       throw error
     }
@@ -363,7 +370,8 @@ export class SimCluster {
         const bridge = shuffled[0]!
         const rest = shuffled.slice(1)
         const half = Math.floor(rest.length / 2)
-        for (const a of rest.slice(0, half)) for (const b of rest.slice(half)) if (a !== bridge && b !== bridge) cutBoth(a, b)
+        for (const a of rest.slice(0, half))
+          for (const b of rest.slice(half)) if (a !== bridge && b !== bridge) cutBoth(a, b)
         break
       }
     }
@@ -393,7 +401,8 @@ export class SimCluster {
     const maxVoters = this.profile.nodeCount + 1
     const options: ConfChange[] = []
     for (const id of outsiders) options.push({ type: 'addNonVoter', nodeId: id })
-    for (const id of outsiders) if (config.voters.length < maxVoters) options.push({ type: 'addVoter', nodeId: id })
+    for (const id of outsiders)
+      if (config.voters.length < maxVoters) options.push({ type: 'addVoter', nodeId: id })
     for (const id of config.nonVoters) {
       if (config.voters.length < maxVoters) options.push({ type: 'promote', nodeId: id })
       options.push({ type: 'remove', nodeId: id })
@@ -447,11 +456,12 @@ export class SimCluster {
       const key = `k${random.int(1, this.profile.keyCount)}`
       const node = pickNode()
       const roll = random.float()
-      if (roll < 0.35) this.#clientRead(clientId, key, node, random, (value, hint) => {
-        if (value !== undefined) lastRead.set(key, value)
-        leaderHint = hint
-        next()
-      })
+      if (roll < 0.35)
+        this.#clientRead(clientId, key, node, random, (value, hint) => {
+          if (value !== undefined) lastRead.set(key, value)
+          leaderHint = hint
+          next()
+        })
       else {
         const opId = this.#nextOpId++
         const value = `${clientId}.${opId}`
@@ -506,8 +516,20 @@ export class SimCluster {
     const key = op.key
     const id =
       op.type === 'cas'
-        ? this.history.invoke(command.clientId, key, 'cas', { expected: op.expected, next: op.next }, this.queue.now)
-        : this.history.invoke(command.clientId, key, 'write', op.type === 'write' ? op.value : '', this.queue.now)
+        ? this.history.invoke(
+            command.clientId,
+            key,
+            'cas',
+            { expected: op.expected, next: op.next },
+            this.queue.now,
+          )
+        : this.history.invoke(
+            command.clientId,
+            key,
+            'write',
+            op.type === 'write' ? op.value : '',
+            this.queue.now,
+          )
     let finished = false
     let attempts = 0
     this.#count('writes')
@@ -579,16 +601,26 @@ export class SimCluster {
         )
       }
       if (node.appliedIndex === leader.appliedIndex && node.sm.digest() !== digest) {
-        throw new SafetyViolation('replica divergence', `node ${node.id} differs from leader ${leader.id} at ${node.appliedIndex}`)
+        throw new SafetyViolation(
+          'replica divergence',
+          `node ${node.id} differs from leader ${leader.id} at ${node.appliedIndex}`,
+        )
       }
     }
     for (const node of members) {
       for (const [opId, count] of node.sm.applications) {
-        if (count > 1) throw new SafetyViolation('exactly once', `node ${node.id} applied operation ${opId} ${count} times`)
+        if (count > 1)
+          throw new SafetyViolation(
+            'exactly once',
+            `node ${node.id} applied operation ${opId} ${count} times`,
+          )
       }
       for (const [opId, index] of this.acknowledgedOps) {
         if (!node.sm.applications.has(opId)) {
-          throw new SafetyViolation('lost write', `node ${node.id} lacks acknowledged operation ${opId} (index ${index})`)
+          throw new SafetyViolation(
+            'lost write',
+            `node ${node.id} lacks acknowledged operation ${opId} (index ${index})`,
+          )
         }
       }
     }
@@ -598,7 +630,8 @@ export class SimCluster {
     const ops = this.history.history()
     this.#count('historyOps', ops.length)
     const result = checkLinearizable(ops, { timeBudgetMs: 20000 })
-    if (result.result === 'illegal') throw new SafetyViolation('linearizability', `key ${result.key}: ${result.detail}`)
+    if (result.result === 'illegal')
+      throw new SafetyViolation('linearizability', `key ${result.key}: ${result.detail}`)
     if (result.result === 'unknown') this.#count('linearizabilityUnknown')
   }
 }

@@ -43,7 +43,8 @@ export class KvStateMachine {
       return session.seq === command.seq ? session.result : { ok: false }
     }
     const result = this.#execute(command.op)
-    if (command.op.type !== 'read') this.applications.set(command.opId, (this.applications.get(command.opId) ?? 0) + 1)
+    if (command.op.type !== 'read')
+      this.applications.set(command.opId, (this.applications.get(command.opId) ?? 0) + 1)
     this.sessions.set(command.clientId, { seq: command.seq, result })
     return result
   }
@@ -70,7 +71,11 @@ export class KvStateMachine {
 
   serialize(): Uint8Array {
     return new TextEncoder().encode(
-      JSON.stringify({ kv: [...this.kv], sessions: [...this.sessions], applications: [...this.applications] }),
+      JSON.stringify({
+        kv: [...this.kv],
+        sessions: [...this.sessions],
+        applications: [...this.applications],
+      }),
     )
   }
 

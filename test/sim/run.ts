@@ -2,7 +2,7 @@
 // `npm run sim -- --seed 123` replays one seed and prints its trace hash; `--bug name` plants a bug.
 import { parseArgs } from 'node:util'
 import type { PlantedBug } from '../../src/raft/index.js'
-import { type SimResult, runSeed } from './cluster.js'
+import { type FaultProfile, type SimResult, runSeed } from './cluster.js'
 
 const { values } = parseArgs({
   options: {
@@ -13,19 +13,27 @@ const { values } = parseArgs({
     bug: { type: 'string', multiple: true },
     duration: { type: 'string' },
     verbose: { type: 'boolean' },
+    profile: { type: 'string' },
   },
 })
 
 const bugs = (values.bug ?? []) as PlantedBug[]
 const durationMs = values.duration ? Number(values.duration) : undefined
+const profile = values.profile ? (JSON.parse(values.profile) as Partial<FaultProfile>) : undefined
 const bugFlags = bugs.map((b) => ` --bug ${b}`).join('')
 
 export function replayCommand(seed: number): string {
-  return `npm run sim -- --seed ${seed}${bugFlags}${durationMs !== undefined ? ` --duration ${durationMs}` : ''}`
+  const profileFlag = values.profile ? ` --profile '${values.profile}'` : ''
+  return `npm run sim -- --seed ${seed}${bugFlags}${durationMs !== undefined ? ` --duration ${durationMs}` : ''}${profileFlag}`
 }
 
 function runOne(seed: number): SimResult {
-  return runSeed({ seed, bugs, ...(durationMs !== undefined ? { durationMs } : {}) })
+  return runSeed({
+    seed,
+    bugs,
+    ...(durationMs !== undefined ? { durationMs } : {}),
+    ...(profile ? { profile } : {}),
+  })
 }
 
 function describe(result: SimResult): string {

@@ -14,7 +14,13 @@ import {
   applyConfChange,
   isMember,
 } from '../../src/raft/index.js'
-import { type KvCommand, type KvResult, KvStateMachine, decodeCommand, encodeCommand } from './kv-state-machine.js'
+import {
+  type KvCommand,
+  type KvResult,
+  KvStateMachine,
+  decodeCommand,
+  encodeCommand,
+} from './kv-state-machine.js'
 import type { Prng } from './prng.js'
 import { SimDisk } from './sim-disk.js'
 
@@ -26,6 +32,8 @@ export interface NodeHost {
   diskLatencyMs(): number
   restoreLatencyMs(): number
   readonly snapshotEvery: number
+  readonly appendBytesMax: number
+  readonly inflightMessagesMax: number
   readonly bugs: ReadonlySet<PlantedBug>
   readonly random: Prng
   observer: NodeObserver
@@ -42,8 +50,11 @@ export interface NodeObserver {
 }
 
 export type ProposalOutcome =
-  | { kind: 'ok'; result: KvResult; index: number; term: number } | { kind: 'failed'; reason: string; leaderId: NodeId }
-export type ReadOutcome = { kind: 'ok'; value: string | null } | { kind: 'failed'; reason: string; leaderId: NodeId }
+  | { kind: 'ok'; result: KvResult; index: number; term: number }
+  | { kind: 'failed'; reason: string; leaderId: NodeId }
+export type ReadOutcome =
+  | { kind: 'ok'; value: string | null }
+  | { kind: 'failed'; reason: string; leaderId: NodeId }
 
 interface PendingProposal {
   readonly term: number
@@ -98,8 +109,8 @@ export class SimNode {
         heartbeatTicks: 2,
         random: () => this.#host.random.float(),
         bugs: this.#host.bugs,
-        inflightMessagesMax: 8,
-        appendBytesMax: 4096,
+        inflightMessagesMax: this.#host.inflightMessagesMax,
+        appendBytesMax: this.#host.appendBytesMax,
       },
       this.storage,
     )
@@ -283,7 +294,8 @@ export class SimNode {
     const proposal = this.#proposals.get(entry.index)
     if (!proposal) return
     this.#proposals.delete(entry.index)
-    if (proposal.term === entry.term && result) proposal.done({ kind: 'ok', result, index: entry.index, term: entry.term })
+    if (proposal.term === entry.term && result)
+      proposal.done({ kind: 'ok', result, index: entry.index, term: entry.term })
     else proposal.done({ kind: 'failed', reason: 'overwritten', leaderId: 0 })
   }
 
