@@ -1,0 +1,112 @@
+import { constants } from 'node:fs'
+import * as fsp from 'node:fs/promises'
+
+/**
+ * The file operations `src/storage` needs, and nothing more (testing.md §4.c), so that the same code runs
+ * on the real file system (`NodeFs`) and on the crash-simulating `CrashFs`.
+ *
+ * Durability contract (what `LogStore` assumes, and what `CrashFs` models):
+ * - `FileHandle.write` and `truncate` change the file's content at once for readers, but are only durable
+ *   after a later `FileHandle.fsync` of that file succeeds.
+ * - Creating, renaming and unlinking a name are durable only after `fsyncDir` of its directory succeeds.
+ * - A failed fsync may have lost the data it was flushing; it is never retried (the caller gives up).
+ * - Errors are Node-style errors with a `code` (ENOENT, ENOSPC, EIO, ...).
+ */
+export interface Fs {
+  /** Opens a file for reading and writing; with `create`, creates it when missing (never truncates). */
+  open(path: string, options: { readonly create: boolean }): Promise<FileHandle>
+  /** The whole content of a file. */
+  readFile(path: string): Promise<Uint8Array>
+  /** The names in a directory (not paths), in no particular order. */
+  readdir(dir: string): Promise<string[]>
+  /** Atomically replaces `to` with `from`; both in the same directory. */
+  rename(from: string, to: string): Promise<void>
+  unlink(path: string): Promise<void>
+  /** Creates a directory and its parents; does nothing when it exists. */
+  mkdir(dir: string): Promise<void>
+  /** Makes the directory's entries (creations, renames, unlinks) durable. */
+  fsyncDir(dir: string): Promise<void>
+}
+
+/** An open file. Positions are explicit (pwrite), so the caller owns the write offset. */
+export interface FileHandle {
+  /** Writes all of `data` at byte `position`. On ENOSPC a prefix of `data` may already be written. */
+  write(data: Uint8Array, position: number): Promise<void>
+  /** Makes the file's content and size durable (fsync). */
+  fsync(): Promise<void>
+  truncate(size: number): Promise<void>
+  close(): Promise<void>
+}
+
+/** `Fs` on `node:fs/promises`: every operation runs on libuv's thread pool, never blocking the event loop. */
+export class NodeFs implements Fs {
+  async open(path: string, options: { readonly create: boolean }): Promise<FileHandle> {
+    const flags = constants.O_RDWR | (options.create ? constants.O_CREAT : 0)
+    return new NodeFileHandle(await fsp.open(path, flags, 0o644))
+  }
+
+  async readFile(path: string): Promise<Uint8Array> {
+    const buffer = await fsp.readFile(path)
+    // A plain Uint8Array view: Buffer's `slice` shares memory, which callers of `Fs` do not expect.
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+  }
+
+  readdir(dir: string): Promise<string[]> {
+    return fsp.readdir(dir)
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return fsp.rename(from, to)
+  }
+
+  unlink(path: string): Promise<void> {
+    return fsp.unlink(path)
+  }
+
+  async mkdir(dir: string): Promise<void> {
+    await fsp.mkdir(dir, { recursive: true })
+  }
+
+  async fsyncDir(dir: string): Promise<void> {
+    const handle = await fsp.open(dir, constants.O_RDONLY)
+    try {
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+  }
+}
+
+class NodeFileHandle implements FileHandle {
+  readonly #handle: fsp.FileHandle
+
+  constructor(handle: fsp.FileHandle) {
+    this.#handle = handle
+  }
+
+  async write(data: Uint8Array, position: number): Promise<void> {
+    let done = 0
+    while (done < data.byteLength) {
+      const { bytesWritten } = await this.#handle.write(data, done, data.byteLength - done, position + done)
+      if (bytesWritten === 0) {
+        throw Object.assign(new Error('ENOSPC: no progress writing file'), {
+          code: 'ENOSPC',
+          syscall: 'write',
+        })
+      }
+      done += bytesWritten
+    }
+  }
+
+  fsync(): Promise<void> {
+    return this.#handle.sync()
+  }
+
+  truncate(size: number): Promise<void> {
+    return this.#handle.truncate(size)
+  }
+
+  close(): Promise<void> {
+    return this.#handle.close()
+  }
+}

@@ -1,0 +1,760 @@
+import { join } from 'node:path'
+import { type LogReader, entryBytes } from '../raft/log-reader.js'
+import type { ClusterConfig, Entry, HardState, Snapshot, SnapshotMeta } from '../raft/message.js'
+import { emptyHardState } from '../raft/message.js'
+import { AssertionError, assert } from '../util/assert.js'
+import { decodeEntry, encodeEntry } from './entry-codec.js'
+import {
+  CorruptLogError,
+  DecodeError,
+  DiskFullError,
+  StorageClosedError,
+  StorageError,
+  StorageFailedError,
+  errnoCode,
+} from './errors.js'
+import type { FileHandle, Fs } from './fs.js'
+import {
+  type HardStateRecord,
+  encodeHardStateSlot,
+  hardStateFileName,
+  hardStateSlotBytes,
+  recoverHardStateFile,
+} from './hard-state-file.js'
+import { decodeRecords, encodeRecords, payloadBytesMaxDefault } from './record-codec.js'
+import { decodeSnapshotFile, encodeSnapshotFile } from './snapshot-file.js'
+
+/** Structured logger (style.md §2.7): constant messages, values in fields. */
+export interface StorageLogger {
+  info(message: string, fields?: Readonly<Record<string, unknown>>): void
+  warn(message: string, fields?: Readonly<Record<string, unknown>>): void
+  error(message: string, fields?: Readonly<Record<string, unknown>>): void
+}
+
+export interface LogStoreOptions {
+  readonly logger?: StorageLogger
+  /** Slots in the hard-state file before it is rewritten (temp file + rename). Default 4096 (576 KiB). */
+  readonly hardStateSlotsMax?: number
+  /**
+   * Deliberately broken behaviour, so that the tests can show their checks catch a broken store. Never set
+   * outside tests.
+   */
+  readonly unsafeTesting?: UnsafeTestingOptions
+}
+
+export interface UnsafeTestingOptions {
+  /** Recovery accepts records without checking their CRC. */
+  readonly skipChecksums?: boolean
+  /** Saves do not fsync the log file before recording its synced length. */
+  readonly skipLogFsync?: boolean
+  /** New files and renames are not made durable with fsyncDir before they are referenced. */
+  readonly skipDirFsync?: boolean
+  /** After ENOSPC, the files are left as the failed write left them instead of being rolled back. */
+  readonly skipDiskFullRollback?: boolean
+}
+
+/**
+ * What one `save` persists, in the order a driver handles a `Ready` (style.md §2.5): first `snapshot`
+ * replaces the whole log (as `MemoryLog.applySnapshot`), then `entries` are appended, dropping any existing
+ * entries at or after the first new index (as `MemoryLog.append`), then `hardState` is recorded.
+ */
+export interface SaveRequest {
+  readonly hardState?: HardState
+  readonly entries?: readonly Entry[]
+  readonly snapshot?: Snapshot
+}
+
+const silentLogger: StorageLogger = { info() {}, warn() {}, error() {} }
+const emptyConfig: ClusterConfig = Object.freeze({ voters: [], nonVoters: [] })
+const emptySnapshot: Snapshot = Object.freeze({
+  meta: Object.freeze({ index: 0, term: 0, config: emptyConfig }),
+  data: new Uint8Array(0),
+})
+const tempSuffix = '.tmp'
+const generationFilePattern = /^(log|snapshot)-(\d{16})\.(log|snap)$/
+
+export function logFileName(generation: number): string {
+  return `log-${String(generation).padStart(16, '0')}.log`
+}
+
+export function snapshotFileName(generation: number): string {
+  return `snapshot-${String(generation).padStart(16, '0')}.snap`
+}
+
+/**
+ * The durable Raft log, hard state and snapshot of one node, under one data directory (see DESIGN.md).
+ *
+ * Reads (`LogReader`) are synchronous and answered from memory; they show the last acknowledged state, never
+ * a save in progress. Writes (`save`, `createSnapshot`) are serialized in call order; a returned promise
+ * resolves only once everything it wrote is durable (fsynced), which is what "acknowledged" means here.
+ *
+ * Failure model:
+ * - ENOSPC while writing: the call rejects with `DiskFullError`, the files are rolled back (truncated and
+ *   fsynced) to the last acknowledged state and the store stays usable: retry once space is freed.
+ * - Any fsync error, any other write error, a failed rollback: the store fails; that call and every later
+ *   call (reads included) throw `StorageFailedError`. A failed fsync is never retried.
+ * - Programmer errors (an append that leaves a gap, a snapshot outside the log) throw `AssertionError`
+ *   before anything is written.
+ */
+export class LogStore implements LogReader {
+  readonly #fs: Fs
+  readonly #dir: string
+  readonly #logger: StorageLogger
+  readonly #slotsMax: number
+  readonly #unsafe: UnsafeTestingOptions
+
+  // The acknowledged state, as MemoryLog holds it. `#entries[i]` has index `#snapshot.meta.index + 1 + i`.
+  #hardState: HardState
+  #snapshot: Snapshot
+  #entries: Entry[]
+
+  // Where that state lives on disk. Invariant: `#root` is the last hard-state record written and fsynced,
+  // `#root.logSyncedBytes` is the length of the current log file, and `#hardStateBytes` that of `hardstate`.
+  #root: HardStateRecord
+  #logHandle: FileHandle
+  #hardStateHandle: FileHandle
+  #hardStateBytes: number
+  /** The hard-state file was written since its last fsync; a rollback must restore it. */
+  #hardStateDirty = false
+
+  #failure: StorageFailedError | undefined
+  #closed = false
+  #queue: Promise<unknown> = Promise.resolve()
+
+  private constructor(init: {
+    fs: Fs
+    dir: string
+    options: LogStoreOptions
+    root: HardStateRecord
+    snapshot: Snapshot
+    entries: Entry[]
+    logHandle: FileHandle
+    hardStateHandle: FileHandle
+    hardStateBytes: number
+  }) {
+    this.#fs = init.fs
+    this.#dir = init.dir
+    this.#logger = init.options.logger ?? silentLogger
+    this.#slotsMax = init.options.hardStateSlotsMax ?? 4096
+    assert(
+      Number.isSafeInteger(this.#slotsMax) && this.#slotsMax >= 1,
+      'hardStateSlotsMax must be at least 1',
+    )
+    this.#unsafe = init.options.unsafeTesting ?? {}
+    this.#root = init.root
+    this.#hardState = init.root.hardState
+    this.#snapshot = init.snapshot
+    this.#entries = init.entries
+    this.#logHandle = init.logHandle
+    this.#hardStateHandle = init.hardStateHandle
+    this.#hardStateBytes = init.hardStateBytes
+  }
+
+  /**
+   * Opens (creating if empty) the store in `dir` and recovers it; see DESIGN.md "Recovery". Throws
+   * `CorruptLogError` when durable data is damaged, `DiskFullError` or `StorageFailedError` when the repair
+   * writes of recovery fail. Afterwards everything the store shows is durable.
+   */
+  static async open(fs: Fs, dir: string, options: LogStoreOptions = {}): Promise<LogStore> {
+    const logger = options.logger ?? silentLogger
+    const verifyChecksums = options.unsafeTesting?.skipChecksums !== true
+    const handles: FileHandle[] = []
+    try {
+      await fs.mkdir(dir)
+      const names = await fs.readdir(dir)
+      for (const name of names) {
+        if (name.endsWith(tempSuffix)) await fs.unlink(join(dir, name))
+      }
+      const hardStatePath = join(dir, hardStateFileName)
+      if (!names.includes(hardStateFileName)) await initialize(fs, dir, names)
+
+      const hardStateBytes = await fs.readFile(hardStatePath)
+      const recovered = recoverHardStateFile(hardStateBytes, hardStatePath, { verifyChecksums })
+      const { record } = recovered
+
+      let snapshot = emptySnapshot
+      if (record.hasSnapshotFile) {
+        const path = join(dir, snapshotFileName(record.generation))
+        snapshot = decodeSnapshotFile(await readReferenced(fs, path), path, { verifyChecksums })
+        if (snapshot.meta.index !== record.snapshotIndex || snapshot.meta.term !== record.snapshotTerm) {
+          throw new CorruptLogError({
+            file: path,
+            offset: 0,
+            reason: 'snapshot differs from its hard-state record',
+          })
+        }
+      } else if (record.snapshotIndex !== 0 || record.snapshotTerm !== 0) {
+        throw new CorruptLogError({
+          file: hardStatePath,
+          offset: 0,
+          reason: 'snapshot recorded without a file',
+        })
+      }
+
+      const logPath = join(dir, logFileName(record.generation))
+      const logBytes = await readReferenced(fs, logPath)
+      const log = recoverLog(logBytes, logPath, record.logSyncedBytes, snapshot.meta.index, verifyChecksums)
+
+      const logHandle = await fs.open(logPath, { create: false })
+      handles.push(logHandle)
+      const hardStateHandle = await fs.open(hardStatePath, { create: false })
+      handles.push(hardStateHandle)
+
+      // What the store shows from now on must be durable, and the files must end where writes resume. After a
+      // process crash (not a power loss) the page cache may hold what we just read without it being on disk: a
+      // renamed hard-state file, its last record, log records past the synced length. The directory and the
+      // hard-state file are therefore always fsynced here, before anything is shown.
+      await fs.fsyncDir(dir)
+      const tornBytes = logBytes.byteLength - log.validBytes
+      if (tornBytes > 0) {
+        logger.warn('truncating torn log tail', { file: logPath, offset: log.validBytes, bytes: tornBytes })
+        await logHandle.truncate(log.validBytes)
+      }
+      if (tornBytes > 0 || log.validBytes > record.logSyncedBytes) await logHandle.fsync()
+      let root = record
+      let hardStateEnd = recovered.appendOffset
+      if (log.validBytes > record.logSyncedBytes || recovered.repairOffset !== undefined) {
+        root = { ...record, logSyncedBytes: log.validBytes }
+        const at = recovered.repairOffset ?? recovered.appendOffset
+        await hardStateHandle.write(encodeHardStateSlot(root), at)
+        hardStateEnd = at + hardStateSlotBytes
+        if (hardStateBytes.byteLength > hardStateEnd) await hardStateHandle.truncate(hardStateEnd)
+      }
+      await hardStateHandle.fsync()
+
+      const store = new LogStore({
+        fs,
+        dir,
+        options,
+        root,
+        snapshot,
+        entries: log.entries,
+        logHandle,
+        hardStateHandle,
+        hardStateBytes: hardStateEnd,
+      })
+      await store.#removeStaleGenerations()
+      logger.info('log store opened', {
+        dir,
+        generation: root.generation,
+        snapshotIndex: snapshot.meta.index,
+        lastIndex: store.lastIndex(),
+        unsyncedEntriesKept: log.unsyncedEntries,
+        tornBytes,
+      })
+      return store
+    } catch (error) {
+      await Promise.allSettled(handles.map((handle) => handle.close()))
+      if (error instanceof StorageError || error instanceof AssertionError) throw error
+      if (errnoCode(error) === 'ENOSPC') throw new DiskFullError(error)
+      throw new StorageFailedError('opening the log store failed', error)
+    }
+  }
+
+  // --- LogReader: synchronous, from memory ---
+
+  hardState(): HardState {
+    this.#checkUsable()
+    return this.#hardState
+  }
+
+  snapshotMeta(): SnapshotMeta {
+    this.#checkUsable()
+    return this.#snapshot.meta
+  }
+
+  snapshot(): Snapshot {
+    this.#checkUsable()
+    return this.#snapshot
+  }
+
+  firstIndex(): number {
+    this.#checkUsable()
+    return this.#snapshot.meta.index + 1
+  }
+
+  lastIndex(): number {
+    this.#checkUsable()
+    return this.#lastIndex()
+  }
+
+  term(index: number): number {
+    this.#checkUsable()
+    return this.#term(index)
+  }
+
+  entries(range: {
+    readonly from: number
+    readonly to: number
+    readonly bytesMax?: number
+  }): readonly Entry[] {
+    this.#checkUsable()
+    const { from, to } = range
+    const offset = this.#snapshot.meta.index + 1
+    assert(
+      from >= offset && from <= to && to <= this.#lastIndex() + 1,
+      `entries [${from}, ${to}) out of range`,
+    )
+    const slice = this.#entries.slice(from - offset, to - offset)
+    if (range.bytesMax === undefined) return slice
+    let bytes = 0
+    for (let i = 0; i < slice.length; i++) {
+      bytes += entryBytes(slice[i]!)
+      if (bytes > range.bytesMax && i > 0) return slice.slice(0, i)
+    }
+    return slice
+  }
+
+  // --- writes, performed by the driver ---
+
+  /**
+   * Persists a snapshot to install, entries to append and a hard state (see `SaveRequest`), then shows them
+   * to readers. Costs one fsync of the log (group commit) and one of the hard-state file; installing a snapshot
+   * adds the snapshot file's fsync and one fsyncDir. Resolves when all of it is durable.
+   */
+  save(request: SaveRequest): Promise<void> {
+    return this.#serialize(() => this.#save(request))
+  }
+
+  /**
+   * Records a snapshot taken locally at `snapshot.meta.index` (which must be in the log, with the same term) and
+   * compacts the log: the entries it covers are dropped by rewriting the rest into the next generation's log.
+   */
+  createSnapshot(snapshot: Snapshot): Promise<void> {
+    return this.#serialize(async () => {
+      const { index, term } = snapshot.meta
+      const current = this.#snapshot.meta.index
+      assert(index > current && index <= this.#lastIndex(), `snapshot at ${index} outside the log`)
+      assert(this.#term(index) === term, `snapshot term ${term} differs from the log`)
+      const remaining = this.#entries.slice(index - current)
+      await this.#switchGeneration({ snapshot, entries: remaining, hardState: this.#hardState })
+      this.#snapshot = snapshot
+      this.#entries = remaining
+    })
+  }
+
+  /** Waits for pending writes, then closes the files. Later calls throw `StorageClosedError`. */
+  close(): Promise<void> {
+    const run = this.#queue.then(async () => {
+      if (this.#closed) return
+      this.#closed = true
+      await Promise.allSettled([this.#logHandle.close(), this.#hardStateHandle.close()])
+    })
+    this.#queue = run
+    return run
+  }
+
+  // --- internals ---
+
+  #serialize<T>(operation: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(() => {
+      this.#checkUsable()
+      return operation()
+    })
+    this.#queue = run.catch(() => undefined)
+    return run
+  }
+
+  async #save(request: SaveRequest): Promise<void> {
+    const entries = request.entries ?? []
+    const { snapshot } = request
+    const hardState = request.hardState ?? this.#hardState
+    const base = snapshot?.meta.index ?? this.#snapshot.meta.index
+    const baseLast = snapshot === undefined ? this.#lastIndex() : base
+    const first = entries[0]?.index ?? baseLast + 1
+    assert(first > base, `append at ${first} is covered by the snapshot at ${base}`)
+    assert(first <= baseLast + 1, `append at ${first} leaves a gap after ${baseLast}`)
+    for (const [i, entry] of entries.entries()) {
+      assert(entry.index === first + i, `entry ${i} of the append has index ${entry.index}`)
+    }
+    if (request.hardState === undefined && entries.length === 0 && snapshot === undefined) return
+
+    if (snapshot !== undefined) {
+      await this.#switchGeneration({ snapshot, entries, hardState })
+      this.#snapshot = snapshot
+      this.#entries = [...entries]
+    } else {
+      await this.#appendAndCommit(entries, hardState)
+      this.#entries.length = first - base - 1
+      for (const entry of entries) this.#entries.push(entry)
+    }
+    this.#hardState = hardState
+  }
+
+  /** Appends entry records to the current log, fsyncs it once, then commits a hard-state record. */
+  async #appendAndCommit(entries: readonly Entry[], hardState: HardState): Promise<void> {
+    const logPath = this.#path(logFileName(this.#root.generation))
+    const logStart = this.#root.logSyncedBytes
+    const bytes = encodeEntryRecords(entries)
+    let logWritten = false
+    await this.#guard(
+      async () => {
+        if (bytes.byteLength > 0) {
+          logWritten = true
+          await this.#write(this.#logHandle, bytes, logStart, logPath)
+          if (this.#unsafe.skipLogFsync !== true) await this.#fsync(this.#logHandle, logPath)
+        }
+        await this.#commit({ ...this.#root, hardState, logSyncedBytes: logStart + bytes.byteLength })
+      },
+      async () => {
+        if (logWritten) {
+          await this.#logHandle.truncate(logStart)
+          await this.#logHandle.fsync()
+        }
+      },
+    )
+  }
+
+  /**
+   * Moves to the next generation: writes `snapshot` (temp file, fsync, rename) and a new log holding `entries`,
+   * fsyncs both and the directory, then commits a hard-state record naming them. Then removes the old files.
+   */
+  async #switchGeneration(next: {
+    snapshot: Snapshot
+    entries: readonly Entry[]
+    hardState: HardState
+  }): Promise<void> {
+    const oldGeneration = this.#root.generation
+    const generation = oldGeneration + 1
+    const snapshotPath = this.#path(snapshotFileName(generation))
+    const tempPath = snapshotPath + tempSuffix
+    const logPath = this.#path(logFileName(generation))
+    const logBytes = encodeEntryRecords(next.entries)
+    const snapshotBytes = encodeSnapshotFile(next.snapshot)
+    let newLog: FileHandle | undefined
+    await this.#guard(
+      async () => {
+        const snapshotHandle = await this.#open(tempPath)
+        try {
+          await this.#truncate(snapshotHandle, 0, tempPath)
+          await this.#write(snapshotHandle, snapshotBytes, 0, tempPath)
+          await this.#fsync(snapshotHandle, tempPath)
+        } finally {
+          await snapshotHandle.close().catch(() => undefined)
+        }
+        await this.#rename(tempPath, snapshotPath)
+        newLog = await this.#open(logPath)
+        await this.#truncate(newLog, 0, logPath)
+        if (logBytes.byteLength > 0) await this.#write(newLog, logBytes, 0, logPath)
+        if (this.#unsafe.skipLogFsync !== true) await this.#fsync(newLog, logPath)
+        if (this.#unsafe.skipDirFsync !== true) await this.#fsyncDir()
+        await this.#commit({
+          hardState: next.hardState,
+          generation,
+          logSyncedBytes: logBytes.byteLength,
+          hasSnapshotFile: true,
+          snapshotIndex: next.snapshot.meta.index,
+          snapshotTerm: next.snapshot.meta.term,
+        })
+      },
+      async () => {
+        await newLog?.close().catch(() => undefined)
+        for (const path of [tempPath, snapshotPath, logPath]) await unlinkIfPresent(this.#fs, path)
+      },
+    )
+    assert(newLog !== undefined, 'the new log is open after a committed generation switch')
+    const oldLog = this.#logHandle
+    this.#logHandle = newLog
+    await oldLog.close().catch(() => undefined)
+    await this.#removeStaleGenerations()
+    this.#logger.info('log generation switched', {
+      generation,
+      snapshotIndex: next.snapshot.meta.index,
+      entries: next.entries.length,
+    })
+  }
+
+  /** Writes and fsyncs one hard-state record: the commit point. Rewrites the file when it is full. */
+  async #commit(root: HardStateRecord): Promise<void> {
+    const slot = encodeHardStateSlot(root)
+    const path = this.#path(hardStateFileName)
+    if (this.#hardStateBytes / hardStateSlotBytes >= this.#slotsMax) {
+      const tempPath = path + tempSuffix
+      const handle = await this.#open(tempPath)
+      try {
+        await this.#truncate(handle, 0, tempPath)
+        await this.#write(handle, slot, 0, tempPath)
+        await this.#fsync(handle, tempPath)
+        await this.#rename(tempPath, path)
+      } catch (error) {
+        await handle.close().catch(() => undefined)
+        await unlinkIfPresent(this.#fs, tempPath).catch(() => undefined)
+        throw error
+      }
+      if (this.#unsafe.skipDirFsync !== true) await this.#fsyncDir()
+      const old = this.#hardStateHandle
+      this.#hardStateHandle = handle
+      this.#hardStateBytes = slot.byteLength
+      await old.close().catch(() => undefined)
+    } else {
+      this.#hardStateDirty = true
+      await this.#write(this.#hardStateHandle, slot, this.#hardStateBytes, path)
+      await this.#fsync(this.#hardStateHandle, path)
+      this.#hardStateDirty = false
+      this.#hardStateBytes += slot.byteLength
+    }
+    this.#root = root
+  }
+
+  /**
+   * Runs the writes of one call. On `DiskFullError`, runs `rollback` and restores the hard-state file, so disk
+   * and memory both hold the last acknowledged state again; on anything else the store fails.
+   */
+  async #guard(work: () => Promise<void>, rollback: () => Promise<void>): Promise<void> {
+    try {
+      await work()
+    } catch (error) {
+      if (error instanceof DiskFullError && this.#failure === undefined) {
+        if (this.#unsafe.skipDiskFullRollback === true) throw error
+        try {
+          await rollback()
+          if (this.#hardStateDirty) {
+            await this.#hardStateHandle.truncate(this.#hardStateBytes)
+            await this.#hardStateHandle.fsync()
+            this.#hardStateDirty = false
+          }
+        } catch (rollbackError) {
+          throw this.#fail('rolling back after a full disk failed', rollbackError)
+        }
+        this.#logger.warn('disk full: write rolled back', { dir: this.#dir })
+        throw error
+      }
+      const failure = this.#failure ?? this.#fail('unexpected error while writing', error)
+      throw error instanceof AssertionError || error instanceof StorageFailedError ? error : failure
+    }
+  }
+
+  async #write(handle: FileHandle, data: Uint8Array, position: number, path: string): Promise<void> {
+    try {
+      await handle.write(data, position)
+    } catch (error) {
+      if (errnoCode(error) === 'ENOSPC') throw new DiskFullError(error)
+      throw this.#fail(`write to ${path} failed`, error)
+    }
+  }
+
+  async #fsync(handle: FileHandle, path: string): Promise<void> {
+    try {
+      await handle.fsync()
+    } catch (error) {
+      throw this.#fail(`fsync of ${path} failed`, error)
+    }
+  }
+
+  async #fsyncDir(): Promise<void> {
+    try {
+      await this.#fs.fsyncDir(this.#dir)
+    } catch (error) {
+      throw this.#fail(`fsync of directory ${this.#dir} failed`, error)
+    }
+  }
+
+  async #open(path: string): Promise<FileHandle> {
+    try {
+      return await this.#fs.open(path, { create: true })
+    } catch (error) {
+      throw this.#fail(`opening ${path} failed`, error)
+    }
+  }
+
+  async #truncate(handle: FileHandle, size: number, path: string): Promise<void> {
+    try {
+      await handle.truncate(size)
+    } catch (error) {
+      throw this.#fail(`truncating ${path} failed`, error)
+    }
+  }
+
+  async #rename(from: string, to: string): Promise<void> {
+    try {
+      await this.#fs.rename(from, to)
+    } catch (error) {
+      throw this.#fail(`renaming ${from} failed`, error)
+    }
+  }
+
+  /** Removes files of other generations: left by a crash or by a failed switch. Not fsynced: harmless if back. */
+  async #removeStaleGenerations(): Promise<void> {
+    try {
+      for (const name of await this.#fs.readdir(this.#dir)) {
+        const match = generationFilePattern.exec(name)
+        if (match !== null && Number(match[2]) !== this.#root.generation) {
+          await this.#fs.unlink(this.#path(name))
+        }
+      }
+    } catch (error) {
+      this.#logger.warn('removing stale files failed', { dir: this.#dir, error: String(error) })
+    }
+  }
+
+  #fail(message: string, cause: unknown): StorageFailedError {
+    const error = new StorageFailedError(message, cause)
+    if (this.#failure === undefined) {
+      this.#failure = error
+      this.#logger.error('log store failed', { dir: this.#dir, message, cause: String(cause) })
+    }
+    return error
+  }
+
+  #checkUsable(): void {
+    if (this.#failure !== undefined) {
+      throw new StorageFailedError(`the log store failed earlier: ${this.#failure.message}`, this.#failure)
+    }
+    if (this.#closed) throw new StorageClosedError()
+  }
+
+  #lastIndex(): number {
+    return this.#snapshot.meta.index + this.#entries.length
+  }
+
+  #term(index: number): number {
+    const offset = this.#snapshot.meta.index
+    if (index === offset) return this.#snapshot.meta.term
+    assert(
+      index > offset && index <= this.#lastIndex(),
+      `term(${index}) outside [${offset}, ${this.#lastIndex()}]`,
+    )
+    return this.#entries[index - offset - 1]!.term
+  }
+
+  #path(name: string): string {
+    return join(this.#dir, name)
+  }
+}
+
+function encodeEntryRecords(entries: readonly Entry[]): Uint8Array {
+  const payloads = entries.map((entry) => {
+    const payload = encodeEntry(entry)
+    assert(payload.byteLength <= payloadBytesMaxDefault, `entry ${entry.index} is too large to store`)
+    return payload
+  })
+  return encodeRecords(payloads)
+}
+
+interface RecoveredLog {
+  readonly entries: Entry[]
+  /** End of the last record kept: the log file is truncated here. */
+  readonly validBytes: number
+  /** Whole records past the synced length that were kept (appends whose save had not been acknowledged). */
+  readonly unsyncedEntries: number
+}
+
+/**
+ * Replays a log file. Records before `syncedBytes` were acknowledged: each must be whole, pass its checksum,
+ * decode, and have an index in `(snapshotIndex, last + 1]` (a lower index replays a truncating append), or the
+ * log is corrupt. Past `syncedBytes`, records are kept while they are whole and extend the log by exactly one;
+ * the first that is not (torn, damaged, or an unacknowledged truncating append) ends the log.
+ */
+export function recoverLog(
+  bytes: Uint8Array,
+  file: string,
+  syncedBytes: number,
+  snapshotIndex: number,
+  verifyChecksums = true,
+): RecoveredLog {
+  if (bytes.byteLength < syncedBytes) {
+    const reason = `the file ends before its synced length ${syncedBytes}`
+    throw new CorruptLogError({ file, offset: bytes.byteLength, reason })
+  }
+  const decoded = decodeRecords(bytes, { verifyChecksums })
+  if (decoded.validBytes < syncedBytes) {
+    const reason = `bad record (${decoded.stop.kind}) before the synced length ${syncedBytes}`
+    throw new CorruptLogError({ file, offset: decoded.stop.offset, reason })
+  }
+  const entries: Entry[] = []
+  let validBytes = 0
+  let unsyncedEntries = 0
+  for (const record of decoded.records) {
+    const isSynced = record.offset < syncedBytes
+    if (isSynced && record.end > syncedBytes) {
+      throw new CorruptLogError({ file, offset: record.offset, reason: 'a record crosses the synced length' })
+    }
+    let entry: Entry
+    try {
+      entry = decodeEntry(record.payload)
+    } catch (error) {
+      if (!(error instanceof DecodeError)) throw error
+      // The checksum matched, so this is neither a torn write nor a flipped bit: stop, wherever it is.
+      throw new CorruptLogError({ file, offset: record.offset, reason: error.message }, error)
+    }
+    const last = snapshotIndex + entries.length
+    if (isSynced) {
+      if (entry.index <= snapshotIndex || entry.index > last + 1) {
+        const reason = `entry index ${entry.index} out of sequence after (${snapshotIndex}, ${last}]`
+        throw new CorruptLogError({ file, offset: record.offset, reason })
+      }
+      entries.length = entry.index - snapshotIndex - 1
+    } else {
+      if (entry.index !== last + 1) break
+      unsyncedEntries++
+    }
+    entries.push(entry)
+    validBytes = record.end
+  }
+  return { entries, validBytes, unsyncedEntries }
+}
+
+/** Creates an empty store: generation 1, no snapshot, an empty log. The rename of `hardstate` commits it. */
+async function initialize(fs: Fs, dir: string, names: readonly string[]): Promise<void> {
+  const hardStatePath = join(dir, hardStateFileName)
+  for (const name of names) {
+    const match = generationFilePattern.exec(name)
+    if (match === null) continue
+    const path = join(dir, name)
+    // Only an interrupted initialization leaves these, and it leaves them empty: anything else means the
+    // hard-state file was lost, and starting empty would silently forget acknowledged state.
+    if (match[1] === 'snapshot' || (await fs.readFile(path)).byteLength > 0) {
+      throw new CorruptLogError({
+        file: hardStatePath,
+        offset: 0,
+        reason: `missing, while ${name} holds data`,
+      })
+    }
+    await fs.unlink(path)
+  }
+  const log = await fs.open(join(dir, logFileName(1)), { create: true })
+  try {
+    await log.truncate(0)
+    await log.fsync()
+  } finally {
+    await log.close()
+  }
+  const root: HardStateRecord = {
+    hardState: emptyHardState,
+    generation: 1,
+    logSyncedBytes: 0,
+    hasSnapshotFile: false,
+    snapshotIndex: 0,
+    snapshotTerm: 0,
+  }
+  const tempPath = hardStatePath + tempSuffix
+  const handle = await fs.open(tempPath, { create: true })
+  try {
+    await handle.truncate(0)
+    await handle.write(encodeHardStateSlot(root), 0)
+    await handle.fsync()
+  } finally {
+    await handle.close()
+  }
+  await fs.rename(tempPath, hardStatePath)
+  await fs.fsyncDir(dir)
+}
+
+/** Reads a file that a hard-state record refers to: its absence is corruption. */
+async function readReferenced(fs: Fs, path: string): Promise<Uint8Array> {
+  try {
+    return await fs.readFile(path)
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT')
+      throw new CorruptLogError({ file: path, offset: 0, reason: 'file missing' })
+    throw error
+  }
+}
+
+async function unlinkIfPresent(fs: Fs, path: string): Promise<void> {
+  try {
+    await fs.unlink(path)
+  } catch (error) {
+    if (errnoCode(error) !== 'ENOENT') throw error
+  }
+}
