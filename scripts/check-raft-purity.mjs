@@ -6,11 +6,21 @@ import { join, relative } from 'node:path'
 
 const root = process.argv[2] ?? 'src/raft'
 const rules = [
-  { pattern: /from\s+['"](node:[^'"]+|fs|net|tls|http|https|dgram|child_process|worker_threads|timers|os|crypto|process)(\/[^'"]*)?['"]/, why: 'imports a Node module' },
+  {
+    pattern:
+      /from\s+['"](node:[^'"]+|fs|net|tls|http|https|dgram|child_process|worker_threads|timers|os|crypto|process)(\/[^'"]*)?['"]/,
+    why: 'imports a Node module',
+  },
   { pattern: /import\(\s*['"]node:/, why: 'imports a Node module dynamically' },
-  { pattern: /from\s+['"]\.\.\/(?!util\/)[^'"]+['"]/, why: 'imports another src/ folder (only src/util is allowed)' },
+  {
+    pattern: /from\s+['"]\.\.\/(?!util\/)[^'"]+['"]/,
+    why: 'imports another src/ folder (only src/util is allowed)',
+  },
   { pattern: /\b(setTimeout|setInterval|setImmediate|queueMicrotask)\s*\(/, why: 'uses a timer' },
-  { pattern: /\bDate\.now\s*\(|\bnew\s+Date\s*\(|\bperformance\.now\s*\(|\bprocess\.hrtime/, why: 'reads a clock' },
+  {
+    pattern: /\bDate\.now\s*\(|\bnew\s+Date\s*\(|\bperformance\.now\s*\(|\bprocess\.hrtime/,
+    why: 'reads a clock',
+  },
   { pattern: /\bMath\.random\s*\(/, why: 'uses Math.random (inject a PRNG)' },
   { pattern: /\bprocess\./, why: 'touches the process' },
 ]
@@ -29,7 +39,8 @@ for (const file of files(root)) {
   lines.forEach((line, i) => {
     const code = line.replace(/\/\/.*$/, '')
     for (const rule of rules) {
-      if (rule.pattern.test(code)) problems.push(`${relative('.', file)}:${i + 1}: ${rule.why}: ${line.trim()}`)
+      if (rule.pattern.test(code))
+        problems.push(`${relative('.', file)}:${i + 1}: ${rule.why}: ${line.trim()}`)
     }
   })
 }

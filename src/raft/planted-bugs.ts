@@ -3,7 +3,11 @@
  * catch them (testing.md §4a, "test of the tests"). Production code never sets any of these.
  */
 export type PlantedBug =
-  /** Figure 8: commit an entry of an earlier term by counting replicas. */
+  /**
+   * Figure 8 in the paper's form: commit an entry of an earlier term by counting replicas, with no no-op at
+   * the start of a term (the no-op shrinks the window in which the wrong commit can be observed to a few
+   * milliseconds, so the simulator would need far more seeds to see it).
+   */
   | 'commitPreviousTermByCount'
   /** §5.4.1: grant a vote without checking that the candidate's log is at least as up to date. */
   | 'skipUpToDateCheck'

@@ -239,9 +239,13 @@ export class Raft {
     }
     // §8: a no-op of the new term lets this leader commit earlier terms' entries and serve reads.
     this.#termStartIndex = this.log.lastIndex() + 1
-    this.#appendEntries([{ kind: 'noop', index: this.#termStartIndex, term: this.term }])
+    // The planted Figure 8 bug takes the paper's form: no no-op, which would otherwise hide it.
+    if (!this.#bugs.has('commitPreviousTermByCount')) {
+      this.#appendEntries([{ kind: 'noop', index: this.#termStartIndex, term: this.term }])
+    }
     this.logger.info('became leader', { id: this.id, term: this.term })
-    assert(this.log.lastTerm() === this.term, 'the no-op is the last entry after becoming leader')
+    if (!this.#bugs.has('commitPreviousTermByCount'))
+      assert(this.log.lastTerm() === this.term, 'the no-op is the last entry')
   }
 
   #reset(term: number): void {

@@ -1,7 +1,6 @@
 // A scriptable cluster of RawNodes over MemoryLogs, where the test is the network: messages wait in
 // per-node inboxes until a command delivers or drops them (etcd's rafttest.InteractionEnv).
 import {
-  type ClusterConfig,
   type ConfChange,
   applyConfChange,
   MemoryLog,
@@ -22,8 +21,6 @@ export interface EnvNode {
   node: RawNode
   /** State machine: the data of applied normal entries, in order. */
   applied: string[]
-  /** Configuration in force at the last applied entry: what a snapshot taken there must carry. */
-  appliedConfig: ClusterConfig
 }
 
 /** Deterministic PRNG (mulberry32) so randomized election timeouts replay exactly. */
@@ -59,7 +56,7 @@ export class InteractionEnv {
       },
       storage,
     )
-    return { id, storage, node, applied: [], appliedConfig: storage.snapshotMeta().config }
+    return { id, storage, node, applied: [] }
   }
 
   bootstrap(ids: NodeId[]): void {
@@ -103,10 +100,6 @@ export class InteractionEnv {
     for (const m of ready.messages) this.#post(m)
     for (const entry of ready.committedEntries)
       if (entry.kind === 'normal') n.applied.push(describeEntry(entry))
-      else if (entry.kind === 'confChange') {
-        const next = applyConfChange(n.appliedConfig, entry.change)
-        if (next.ok) n.appliedConfig = next.config
-      }
     n.node.advance()
     n.node.check()
     return describeReady(ready)
@@ -115,7 +108,6 @@ export class InteractionEnv {
   #persist(n: EnvNode, ready: Ready): void {
     if (ready.snapshot) {
       n.storage.applySnapshot(ready.snapshot)
-      n.appliedConfig = ready.snapshot.meta.config
       n.applied = new TextDecoder()
         .decode(ready.snapshot.data)
         .split('\n')

@@ -30,6 +30,11 @@ export interface FaultProfile {
   readonly diskLatencyMs: number
   readonly diskSpikeRate: number
   readonly crashEveryMs: number
+  /**
+   * The "Figure 8" nemesis (as in MIT 6.824's Figure8 test): crash the leader this often, restarting a random
+   * crashed node whenever fewer than a majority are up, so leadership moves between nodes with diverging logs.
+   */
+  readonly leaderCrashEveryMs: number
   readonly partitionEveryMs: number
   readonly pauseEveryMs: number
   readonly membershipEveryMs: number
@@ -54,10 +59,11 @@ export function drawProfile(random: Prng, overrides: Partial<FaultProfile> = {})
     delayJitterMs: random.pick([0, 2, 10, 40]),
     diskLatencyMs: random.pick([0.1, 0.5, 2, 8, 20]),
     diskSpikeRate: random.pick([0, 0.01, 0.05]),
-    crashEveryMs: random.pick([never, 3000, 1500, 600, 250]),
-    partitionEveryMs: random.pick([never, 2500, 1200, 500, 200]),
+    crashEveryMs: random.pick([never, 3000, 1500, 600, 300]),
+    leaderCrashEveryMs: random.pick([never, never, never, 500, 250]),
+    partitionEveryMs: random.pick([never, 2500, 1200, 500, 250]),
     pauseEveryMs: random.pick([never, 3000, 1000]),
-    membershipEveryMs: random.pick([never, 2000, 700, 100]),
+    membershipEveryMs: random.pick([never, 2000, 700, 50]),
     transferEveryMs: random.pick([never, 2500, 800]),
     snapshotEvery: random.pick([5, 20, 100, 1000]),
     appendBytesMax: random.pick([64, 4096, 65536]),
@@ -299,6 +305,7 @@ export class SimCluster {
   #scheduleFaults(until: number): void {
     const p = this.profile
     this.#every(p.crashEveryMs, until, () => this.#crashOne())
+    this.#every(p.leaderCrashEveryMs, until, () => this.#crashLeader())
     this.#every(p.partitionEveryMs, until, () => this.#partition())
     this.#every(p.pauseEveryMs, until, () => this.#pauseOne())
     this.#every(p.membershipEveryMs, until, () => this.#changeMembership())
@@ -325,6 +332,20 @@ export class SimCluster {
     victim.crash()
     const downMs = 50 + this.#faults.float() * 1500
     this.queue.after(downMs, () => this.#restart(victim))
+  }
+
+  #crashLeader(): void {
+    const leader = this.#leader()
+    if (leader) {
+      this.#count('leaderCrashes')
+      this.#traceEvent(`crash leader ${leader.id}`)
+      leader.crash()
+    }
+    const all = [...this.nodes.values()]
+    const down = all.filter((n) => !n.up)
+    if (down.length > 0 && all.length - down.length < Math.floor(this.profile.nodeCount / 2) + 1) {
+      this.#restart(this.#faults.pick(down))
+    }
   }
 
   #restart(node: SimNode): void {
