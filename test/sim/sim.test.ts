@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { type PlantedBug, plantedBugs } from '../../src/raft/index.js'
-import { type FaultProfile, type SimResult, runSeed } from './cluster.js'
+import { type SimResult, runSeed } from './cluster.js'
 
 const seconds = Number(process.env.SIM_SECONDS ?? 60)
 
@@ -54,26 +54,28 @@ test(`fresh seeds for ${seconds}s find no violation`, () => {
 })
 
 /**
- * Each planted bug with the fault profile that makes it reachable quickly and the seed budget within which
- * the simulator must catch it. Profiles only narrow the swarm's own choices; the checks are the same.
+ * Each planted bug and the seed budget within which the simulator, with the ordinary swarm of faults, must
+ * catch it. Seeds are deterministic, so each test costs exactly its first catching seed; the budgets leave
+ * room for changes to the simulator that move where a bug first shows (measured: Figure 8 at seed 557,
+ * the membership-change race at 685, ReadIndex without quorum at 121, the others within 5).
  */
-const plantedBugCases: Record<PlantedBug, { budget: number; profile?: Partial<FaultProfile> }> = {
-  commitPreviousTermByCount: { budget: 0 },
-  skipUpToDateCheck: { budget: 30 },
-  truncateWithoutConflict: { budget: 30 },
-  trustStaleAppendResponse: { budget: 30 },
-  readIndexWithoutQuorum: { budget: 150 },
-  confChangeBeforeTermCommit: { budget: 0 },
-  sendBeforePersist: { budget: 200 },
-  snapshotVisibleBeforeRestore: { budget: 30 },
-  retryAmbiguousWrite: { budget: 30 },
+const plantedBugBudgets: Record<PlantedBug, number> = {
+  commitPreviousTermByCount: 1500,
+  skipUpToDateCheck: 50,
+  truncateWithoutConflict: 50,
+  trustStaleAppendResponse: 50,
+  readIndexWithoutQuorum: 500,
+  confChangeBeforeTermCommit: 1500,
+  sendBeforePersist: 50,
+  snapshotVisibleBeforeRestore: 50,
+  retryAmbiguousWrite: 50,
 }
 
 for (const bug of plantedBugs) {
   test(`the simulator catches the planted bug ${bug}`, () => {
-    const { budget, profile } = plantedBugCases[bug]
+    const budget = plantedBugBudgets[bug]
     for (let seed = 1; seed <= budget; seed++) {
-      const result = runSeed({ seed, bugs: [bug], ...(profile ? { profile } : {}) })
+      const result = runSeed({ seed, bugs: [bug] })
       if (!result.ok) {
         console.log(`# ${bug}: caught at seed ${seed} by ${result.property}: ${result.violation}`)
         return
