@@ -27,7 +27,7 @@ export function replayCommand(seed: number): string {
   return `npm run sim -- --seed ${seed}${bugFlags}${durationMs !== undefined ? ` --duration ${durationMs}` : ''}${profileFlag}`
 }
 
-function runOne(seed: number): SimResult {
+function runOne(seed: number): Promise<SimResult> {
   return runSeed({
     seed,
     bugs,
@@ -42,7 +42,7 @@ function describe(result: SimResult): string {
 }
 
 if (values.seed !== undefined) {
-  const result = runOne(Number(values.seed))
+  const result = await runOne(Number(values.seed))
   console.log(describe(result))
   console.log(JSON.stringify(result.stats))
   if (!result.ok) {
@@ -58,7 +58,7 @@ if (values.seed !== undefined) {
   let runs = 0
   let failures = 0
   while (Date.now() < deadline && runs < maxSeeds) {
-    const result = runOne(seed)
+    const result = await runOne(seed)
     runs++
     for (const [k, v] of Object.entries(result.stats)) totals[k] = (totals[k] ?? 0) + v
     totals.events = (totals.events ?? 0) + result.events

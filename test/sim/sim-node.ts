@@ -1,19 +1,19 @@
-// One simulated node: the real Raft core plus a driver that follows the Ready contract over a simulated
-// disk (fsync takes time, a crash loses what was not synced) and a simulated state machine.
+// One simulated node: the real driver (src/replica) running the real Raft core, over a simulated disk
+// (fsync takes time; a crash loses what was not synced), a simulated network and a key-value state machine.
 import {
-  type ClusterConfig,
   type ConfChange,
   type Entry,
+  type HardState,
   MemoryLog,
   type Message,
   type NodeId,
   type PlantedBug,
-  RawNode,
+  type RaftStatus,
   type Ready,
   type Snapshot,
-  applyConfChange,
-  isMember,
 } from '../../src/raft/index.js'
+import type { ReplicaStateMachine, ReplicaStorage } from '../../src/replica/ports.js'
+import { Replica } from '../../src/replica/replica.js'
 import {
   type KvCommand,
   type KvResult,
@@ -28,6 +28,7 @@ import { SimDisk } from './sim-disk.js'
 export interface NodeHost {
   readonly now: number
   after(delayMs: number, run: () => void): void
+  every(intervalMs: number, run: () => void): () => void
   send(message: Message): void
   diskLatencyMs(): number
   restoreLatencyMs(): number
@@ -37,6 +38,8 @@ export interface NodeHost {
   readonly bugs: ReadonlySet<PlantedBug>
   readonly random: Prng
   observer: NodeObserver
+  /** The driver stopped on an error (an assertion in the core, a storage failure): a violation. */
+  fatal(node: SimNode, error: unknown): void
 }
 
 /** Hooks through which the safety checker watches every node. */
@@ -67,21 +70,21 @@ interface PendingRead {
   index: number
 }
 
+export const tickMs = 10
+
 export class SimNode {
   readonly id: NodeId
   readonly disk = new SimDisk()
   readonly #host: NodeHost
   up = false
-  /** Bumped at every crash, so events scheduled by an earlier life are ignored. */
+  /** Bumped at every start and crash, so events scheduled by an earlier life are ignored. */
   incarnation = 0
   pausedUntil = 0
   storage: MemoryLog = new MemoryLog()
-  raw!: RawNode
+  replica!: Replica
   sm = new KvStateMachine()
-  appliedIndex = 0
-  /** Configuration as of `appliedIndex` (what a snapshot taken now must carry). */
-  appliedConfig: ClusterConfig = { voters: [], nonVoters: [] }
-  #busy = false
+  /** Disk or restore operations in flight: while any is, the driver is blocked on I/O, not runnable. */
+  ioInFlight = 0
   #proposals = new Map<number, PendingProposal>()
   #reads = new Map<number, PendingRead>()
   #readsAwaitingApply: PendingRead[] = []
@@ -92,205 +95,187 @@ export class SimNode {
     this.#host = host
   }
 
+  get appliedIndex(): number {
+    return this.replica?.appliedIndex ?? 0
+  }
+
+  status(): RaftStatus {
+    return this.replica.status()
+  }
+
+  /** Whether the driver has work it can do right now (microtask continuations not blocked on I/O). */
+  get runnable(): boolean {
+    return this.up && this.replica.busy && this.ioInFlight === 0
+  }
+
   /** Starts (or restarts) from what is on disk. */
   start(): void {
     this.incarnation++
     this.up = true
-    this.#busy = false
+    this.ioInFlight = 0
     this.storage = this.disk.load()
-    const snapshot = this.storage.snapshot()
-    this.sm = KvStateMachine.deserialize(snapshot.data)
-    this.appliedIndex = snapshot.meta.index
-    this.appliedConfig = snapshot.meta.config
-    this.raw = new RawNode(
-      {
-        id: this.id,
-        electionTicks: 10,
-        heartbeatTicks: 2,
-        random: () => this.#host.random.float(),
-        bugs: this.#host.bugs,
-        inflightMessagesMax: this.#host.inflightMessagesMax,
-        appendBytesMax: this.#host.appendBytesMax,
+    this.sm = KvStateMachine.deserialize(this.storage.snapshot().data)
+    this.#smApplied = this.storage.snapshotMeta().index
+    const host = this.#host
+    const observer = host.observer
+    this.replica = new Replica({
+      id: this.id,
+      storage: this.#storagePort(),
+      transport: {
+        send: (message) => {
+          observer.onSend(this, message)
+          host.send(message)
+        },
       },
-      this.storage,
-    )
-    this.#host.observer.onRestart(this)
-    this.#drive()
+      stateMachine: this.#stateMachinePort(),
+      clock: { every: (ms, run) => host.every(ms, run) },
+      random: () => host.random.float(),
+      tickMs,
+      electionTicks: 10,
+      heartbeatTicks: 2,
+      snapshotEntries: host.snapshotEvery,
+      appendBytesMax: host.appendBytesMax,
+      inflightMessagesMax: host.inflightMessagesMax,
+      bugs: host.bugs,
+      observer: {
+        onReady: (ready) => observer.onReady(this, ready),
+        onPersisted: (ready) => observer.onPersisted(this, ready),
+        onSnapshotApplied: (index) => observer.onSnapshotApplied(this, index),
+      },
+    })
+    this.replica.events = {
+      onReadState: (state) => {
+        const read = this.#reads.get(state.context)
+        if (!read) return
+        this.#reads.delete(state.context)
+        read.index = state.index
+        this.#readsAwaitingApply.push(read)
+        this.#serveReads()
+      },
+      onFatal: (error) => host.fatal(this, error),
+      onReadDropped: (context) => {
+        const read = this.#reads.get(context)
+        if (!read) return
+        this.#reads.delete(context)
+        read.done({ kind: 'failed', reason: 'leadershipLost', leaderId: 0 })
+      },
+    }
+    observer.onRestart(this)
+    this.replica.start()
   }
 
   /** Power loss: volatile state is gone; waiting clients never hear back. */
   crash(): void {
     this.up = false
     this.incarnation++
+    this.replica.stop()
     this.disk.crash(this.#host.random)
     this.#proposals.clear()
     this.#reads.clear()
     this.#readsAwaitingApply = []
   }
 
-  tick(): void {
-    if (!this.up) return
-    this.raw.tick()
-    this.#drive()
-  }
-
   receive(message: Message): void {
-    if (!this.up) return
-    this.raw.step(message)
-    this.#drive()
-  }
-
-  campaign(): void {
-    this.raw.campaign()
-    this.#drive()
+    if (this.up) this.replica.receive(message)
   }
 
   propose(command: KvCommand, done: (outcome: ProposalOutcome) => void): void {
-    const result = this.raw.propose(encodeCommand(command))
+    const result = this.replica.propose(encodeCommand(command))
     if (!result.accepted) {
       done({ kind: 'failed', reason: result.reason, leaderId: result.leaderId })
       return
     }
     this.#proposals.set(result.index, { term: result.term, done })
-    this.#drive()
   }
 
   proposeConfChange(change: ConfChange): boolean {
-    const result = this.raw.proposeConfChange(change)
-    this.#drive()
-    return result.accepted
+    return this.replica.proposeConfChange(change).accepted
   }
 
   transferLeadership(to: NodeId): boolean {
-    const result = this.raw.transferLeadership(to)
-    this.#drive()
-    return result.accepted
+    return this.replica.transferLeadership(to).accepted
   }
 
   readLinearizable(key: string, done: (outcome: ReadOutcome) => void): void {
     const context = this.#nextReadContext++
-    const result = this.raw.readIndex(context)
+    const result = this.replica.readIndex(context)
     if (!result.accepted) {
       done({ kind: 'failed', reason: result.reason, leaderId: result.leaderId })
       return
     }
     this.#reads.set(context, { key, done, index: 0 })
-    this.#drive()
   }
 
-  /** Runs Ready handling until the core has nothing more or the driver waits for the disk. */
-  #drive(): void {
-    while (this.up && !this.#busy && this.raw.hasReady()) this.#handleReady(this.raw.ready())
-  }
-
-  #handleReady(ready: Ready): void {
-    const host = this.#host
-    host.observer.onReady(this, ready)
-    if (ready.snapshot) {
-      this.storage.applySnapshot(ready.snapshot)
-      this.disk.write({ kind: 'snapshot', snapshot: ready.snapshot })
-    }
-    if (ready.entries.length > 0) {
-      this.storage.append(ready.entries)
-      this.disk.write({ kind: 'entries', entries: ready.entries })
-    }
-    if (ready.hardState) {
-      this.storage.setHardState(ready.hardState)
-      this.disk.write({ kind: 'hardState', hardState: ready.hardState })
-    }
-    host.observer.onPersisted(this, ready)
-    const sendEarly = host.bugs.has('sendBeforePersist')
-    if (sendEarly) this.#send(ready.messages)
-    if (!ready.mustSync && !ready.snapshot) {
-      this.#afterPersist(ready, !sendEarly)
-      return
-    }
-    this.#busy = true
-    const incarnation = this.incarnation
-    host.after(host.diskLatencyMs(), () => {
-      if (this.incarnation !== incarnation) return
-      this.disk.sync()
-      this.#afterPersist(ready, !sendEarly)
-    })
-  }
-
-  #afterPersist(ready: Ready, send: boolean): void {
-    if (send) this.#send(ready.messages)
-    if (ready.snapshot) {
-      this.#busy = true
-      this.#restoreSnapshot(ready.snapshot, ready)
-      return
-    }
-    this.#finish(ready)
-  }
-
-  /** The state machine becomes the snapshot's state; only then may the node report it applied. */
-  #restoreSnapshot(snapshot: Snapshot, ready: Ready): void {
+  /** Runs `complete` after a simulated delay unless the node crashed meanwhile; the driver waits on it. */
+  #io<T>(delayMs: number, complete: () => T): Promise<T> {
     const host = this.#host
     const incarnation = this.incarnation
-    const restore = () => {
-      this.sm = KvStateMachine.deserialize(snapshot.data)
-      this.appliedConfig = snapshot.meta.config
-    }
-    if (host.bugs.has('snapshotVisibleBeforeRestore')) {
-      // The planted bug: report the snapshot applied at once and restore the data later, so entries
-      // applied in between are overwritten when the restore lands.
-      this.appliedIndex = snapshot.meta.index
-      host.observer.onSnapshotApplied(this, snapshot.meta.index)
-      host.after(host.restoreLatencyMs(), () => {
-        if (this.incarnation === incarnation) restore()
+    this.ioInFlight++
+    return new Promise<T>((resolve) => {
+      host.after(delayMs, () => {
+        if (this.incarnation !== incarnation) return // the promise is abandoned with the crashed driver
+        this.ioInFlight--
+        resolve(complete())
       })
-      this.#finish(ready)
-      return
-    }
-    host.after(host.restoreLatencyMs(), () => {
-      if (this.incarnation !== incarnation) return
-      restore()
-      this.appliedIndex = snapshot.meta.index
-      host.observer.onSnapshotApplied(this, snapshot.meta.index)
-      this.#finish(ready)
     })
   }
 
-  #finish(ready: Ready): void {
-    for (const entry of ready.committedEntries) this.#apply(entry)
-    for (const state of ready.readStates) {
-      const read = this.#reads.get(state.context)
-      if (!read) continue
-      this.#reads.delete(state.context)
-      read.index = state.index
-      this.#readsAwaitingApply.push(read)
+  #storagePort(): ReplicaStorage {
+    const log = this.storage
+    const disk = this.disk
+    return {
+      hardState: () => log.hardState(),
+      snapshotMeta: () => log.snapshotMeta(),
+      snapshot: () => log.snapshot(),
+      firstIndex: () => log.firstIndex(),
+      lastIndex: () => log.lastIndex(),
+      term: (index) => log.term(index),
+      entries: (range) => log.entries(range),
+      save: (update: { hardState?: HardState; entries?: readonly Entry[]; snapshot?: Snapshot }) => {
+        // Written now (the page cache), durable only when the simulated fsync completes.
+        if (update.snapshot) {
+          log.applySnapshot(update.snapshot)
+          disk.write({ kind: 'snapshot', snapshot: update.snapshot })
+        }
+        if (update.entries) {
+          log.append(update.entries)
+          disk.write({ kind: 'entries', entries: update.entries })
+        }
+        if (update.hardState) {
+          log.setHardState(update.hardState)
+          disk.write({ kind: 'hardState', hardState: update.hardState })
+        }
+        return this.#io(this.#host.diskLatencyMs(), () => disk.sync())
+      },
+      createSnapshot: (snapshot) => {
+        log.createSnapshot(snapshot)
+        disk.compact(snapshot)
+        return Promise.resolve()
+      },
     }
-    for (const context of ready.droppedReads) {
-      const read = this.#reads.get(context)
-      if (!read) continue
-      this.#reads.delete(context)
-      read.done({ kind: 'failed', reason: 'leadershipLost', leaderId: 0 })
-    }
-    this.#serveReads()
-    this.raw.advance()
-    this.raw.check()
-    this.#busy = false
-    this.#maybeCompact()
-    this.#drive()
   }
 
-  #send(messages: readonly Message[]): void {
-    for (const m of messages) {
-      this.#host.observer.onSend(this, m)
-      this.#host.send(m)
+  #stateMachinePort(): ReplicaStateMachine {
+    return {
+      apply: (entries) => {
+        for (const entry of entries) this.#apply(entry)
+        this.#serveReads()
+        return Promise.resolve()
+      },
+      restore: (snapshot) =>
+        this.#io(this.#host.restoreLatencyMs(), () => {
+          this.sm = KvStateMachine.deserialize(snapshot.data)
+          this.#smApplied = snapshot.meta.index
+        }),
+      snapshot: () => Promise.resolve(this.sm.serialize()),
     }
   }
 
   #apply(entry: Entry): void {
     this.#host.observer.onApply(this, entry)
-    this.appliedIndex = entry.index
     let result: KvResult | undefined
     if (entry.kind === 'normal') result = this.sm.apply(decodeCommand(entry.data))
-    else if (entry.kind === 'confChange') {
-      const next = applyConfChange(this.appliedConfig, entry.change)
-      if (next.ok) this.appliedConfig = next.config
-    }
+    this.#smApplied = entry.index
     const proposal = this.#proposals.get(entry.index)
     if (!proposal) return
     this.#proposals.delete(entry.index)
@@ -303,25 +288,16 @@ export class SimNode {
     if (this.#readsAwaitingApply.length === 0) return
     const waiting: PendingRead[] = []
     for (const read of this.#readsAwaitingApply) {
-      if (read.index <= this.appliedIndex) read.done({ kind: 'ok', value: this.sm.read(read.key) })
+      // Entries are applied before the driver records them as applied, so count the batch in progress.
+      if (read.index <= this.#appliedThroughSm()) read.done({ kind: 'ok', value: this.sm.read(read.key) })
       else waiting.push(read)
     }
     this.#readsAwaitingApply = waiting
   }
 
-  #maybeCompact(): void {
-    const snapshotIndex = this.storage.snapshotMeta().index
-    if (this.appliedIndex - snapshotIndex < this.#host.snapshotEvery) return
-    const index = this.appliedIndex
-    const snapshot: Snapshot = {
-      meta: { index, term: this.storage.term(index), config: this.appliedConfig },
-      data: this.sm.serialize(),
-    }
-    this.storage.createSnapshot(snapshot)
-    this.disk.compact(snapshot)
-  }
+  #smApplied = 0
 
-  isMemberOf(config: ClusterConfig): boolean {
-    return isMember(config, this.id)
+  #appliedThroughSm(): number {
+    return Math.max(this.#smApplied, this.replica.appliedIndex)
   }
 }

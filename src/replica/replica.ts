@@ -1,0 +1,288 @@
+import {
+  type ClusterConfig,
+  type ConfChange,
+  type Message,
+  type NodeId,
+  type PlantedBug,
+  type ProposeResult,
+  type RaftConfig,
+  type RaftStatus,
+  RawNode,
+  type ReadIndexResult,
+  type ReadState,
+  type Ready,
+  type SoftState,
+  type TransferResult,
+  applyConfChange,
+} from '../raft/index.js'
+import { assert } from '../util/assert.js'
+import {
+  type Clock,
+  type ReplicaLogger,
+  type ReplicaStateMachine,
+  type ReplicaStorage,
+  type ReplicaTransport,
+  silentReplicaLogger,
+} from './ports.js'
+
+export interface ReplicaOptions {
+  readonly id: NodeId
+  readonly storage: ReplicaStorage
+  readonly transport: ReplicaTransport
+  readonly stateMachine: ReplicaStateMachine
+  readonly clock: Clock
+  /** Uniform random numbers in [0, 1) for election jitter. */
+  readonly random: () => number
+  readonly tickMs: number
+  readonly electionTicks: number
+  readonly heartbeatTicks: number
+  /** Take a snapshot and compact the log after this many applied entries (0: never). */
+  readonly snapshotEntries: number
+  readonly appendBytesMax?: number
+  readonly inflightMessagesMax?: number
+  readonly logger?: ReplicaLogger
+  /** Test-only planted bugs (see src/raft/planted-bugs.ts); the driver's own are honoured here. */
+  readonly bugs?: ReadonlySet<PlantedBug>
+  /** Observation hooks for tests and the simulator's checkers. */
+  readonly observer?: ReplicaObserver
+}
+
+export interface ReplicaObserver {
+  onReady?(ready: Ready): void
+  onPersisted?(ready: Ready): void
+  onSnapshotApplied?(index: number): void
+}
+
+export interface ReplicaEvents {
+  /** A linearizable read may be served once the state machine has applied `index`. */
+  onReadState?(state: ReadState): void
+  /** A ReadIndex request will never be answered (leadership was lost). */
+  onReadDropped?(context: number): void
+  onSoftState?(state: SoftState): void
+  /** The replica stopped because durability can no longer be guaranteed (a failed fsync, a full disk). */
+  onFatal?(error: unknown): void
+}
+
+/**
+ * Runs the Raft core for real (design.md, src/replica): owns the tick timer and the Ready loop. Each Ready is
+ * handled in order: persist (one fsync for the batch), then send, then restore/apply, then advance. Messages
+ * that reflect persisted state (votes, acknowledgements) therefore leave only after it is durable.
+ */
+export class Replica {
+  readonly id: NodeId
+  readonly #options: ReplicaOptions
+  readonly #node: RawNode
+  readonly #logger: ReplicaLogger
+  readonly #bugs: ReadonlySet<PlantedBug>
+  events: ReplicaEvents = {}
+  #stopTicking: (() => void) | undefined
+  #running = false
+  #stopped = false
+  #failed: unknown = undefined
+  /** Index of the last entry handed to the state machine (or restored from a snapshot). */
+  #applied: number
+  /** The configuration in force at `#applied`: what a snapshot taken there must carry. */
+  #appliedConfig: ClusterConfig
+
+  constructor(options: ReplicaOptions) {
+    this.id = options.id
+    this.#options = options
+    this.#logger = options.logger ?? silentReplicaLogger
+    this.#bugs = options.bugs ?? new Set()
+    const snapshotMeta = options.storage.snapshotMeta()
+    this.#applied = snapshotMeta.index
+    this.#appliedConfig = snapshotMeta.config
+    const raftConfig: RaftConfig = {
+      id: options.id,
+      electionTicks: options.electionTicks,
+      heartbeatTicks: options.heartbeatTicks,
+      random: options.random,
+      bugs: this.#bugs,
+      ...(options.appendBytesMax !== undefined ? { appendBytesMax: options.appendBytesMax } : {}),
+      ...(options.inflightMessagesMax !== undefined
+        ? { inflightMessagesMax: options.inflightMessagesMax }
+        : {}),
+    }
+    this.#node = new RawNode(raftConfig, options.storage)
+  }
+
+  /** Starts ticking. Committed entries after the snapshot are handed to the state machine again. */
+  start(): void {
+    assert(!this.#stopTicking && !this.#stopped, 'replica started twice')
+    this.#stopTicking = this.#options.clock.every(this.#options.tickMs, () => this.tick())
+    this.#logger.info('replica started', { id: this.id, ...this.#statusFields() })
+    this.#kick()
+  }
+
+  /** Stops ticking and handling Readys; pending work is abandoned (a crash or a shutdown). */
+  stop(): void {
+    this.#stopped = true
+    this.#stopTicking?.()
+    this.#stopTicking = undefined
+  }
+
+  get appliedIndex(): number {
+    return this.#applied
+  }
+
+  /** Whether the Ready loop is running (possibly waiting on storage or the state machine). */
+  get busy(): boolean {
+    return this.#running
+  }
+
+  get failed(): unknown {
+    return this.#failed
+  }
+
+  tick(): void {
+    if (this.#stopped) return
+    this.#node.tick()
+    this.#kick()
+  }
+
+  receive(message: Message): void {
+    if (this.#stopped) return
+    this.#node.step(message)
+    this.#kick()
+  }
+
+  campaign(): void {
+    this.#node.campaign()
+    this.#kick()
+  }
+
+  propose(data: Uint8Array): ProposeResult {
+    const result = this.#node.propose(data)
+    if (result.accepted) this.#kick()
+    return result
+  }
+
+  proposeConfChange(change: ConfChange): ProposeResult {
+    const result = this.#node.proposeConfChange(change)
+    if (result.accepted) this.#kick()
+    return result
+  }
+
+  readIndex(context: number): ReadIndexResult {
+    const result = this.#node.readIndex(context)
+    if (result.accepted) this.#kick()
+    return result
+  }
+
+  transferLeadership(to: NodeId): TransferResult {
+    const result = this.#node.transferLeadership(to)
+    this.#kick()
+    return result
+  }
+
+  status(): RaftStatus {
+    return this.#node.status()
+  }
+
+  #kick(): void {
+    if (this.#running || this.#stopped) return
+    this.#running = true
+    void this.#loop()
+  }
+
+  async #loop(): Promise<void> {
+    try {
+      while (!this.#stopped && this.#node.hasReady()) {
+        await this.#handle(this.#node.ready())
+      }
+    } catch (error) {
+      this.#fail(error)
+    } finally {
+      this.#running = false
+    }
+    if (!this.#stopped && this.#node.hasReady()) this.#kick()
+  }
+
+  async #handle(ready: Ready): Promise<void> {
+    const { storage, stateMachine } = this.#options
+    this.#options.observer?.onReady?.(ready)
+    if (ready.softState) {
+      this.#logger.info('role changed', {
+        id: this.id,
+        role: ready.softState.role,
+        leader: ready.softState.leaderId,
+      })
+      this.events.onSoftState?.(ready.softState)
+    }
+    const sendEarly = this.#bugs.has('sendBeforePersist')
+    if (sendEarly) this.#send(ready)
+    if (ready.snapshot || ready.entries.length > 0 || ready.hardState) {
+      await storage.save({
+        ...(ready.hardState ? { hardState: ready.hardState } : {}),
+        ...(ready.entries.length > 0 ? { entries: ready.entries } : {}),
+        ...(ready.snapshot ? { snapshot: ready.snapshot } : {}),
+      })
+      if (this.#stopped) return
+    }
+    this.#options.observer?.onPersisted?.(ready)
+    if (!sendEarly) this.#send(ready)
+    if (ready.snapshot) {
+      const { meta } = ready.snapshot
+      this.#logger.info('restoring snapshot', { id: this.id, index: meta.index, term: meta.term })
+      if (this.#bugs.has('snapshotVisibleBeforeRestore')) {
+        // The planted bug (rqlite #2747): the snapshot counts as applied before the state machine holds it.
+        void stateMachine.restore(ready.snapshot)
+      } else {
+        await stateMachine.restore(ready.snapshot)
+        if (this.#stopped) return
+      }
+      this.#applied = meta.index
+      this.#appliedConfig = meta.config
+      this.#options.observer?.onSnapshotApplied?.(meta.index)
+    }
+    if (ready.committedEntries.length > 0) {
+      assert(
+        ready.committedEntries[0]!.index === this.#applied + 1,
+        'committed entries continue the applied index',
+      )
+      await stateMachine.apply(ready.committedEntries)
+      if (this.#stopped) return
+      for (const entry of ready.committedEntries) {
+        if (entry.kind !== 'confChange') continue
+        const next = applyConfChange(this.#appliedConfig, entry.change)
+        if (next.ok) this.#appliedConfig = next.config
+      }
+      this.#applied = ready.committedEntries.at(-1)!.index
+    }
+    for (const state of ready.readStates) this.events.onReadState?.(state)
+    for (const context of ready.droppedReads) this.events.onReadDropped?.(context)
+    this.#node.advance()
+    await this.#maybeSnapshot()
+  }
+
+  #send(ready: Ready): void {
+    for (const message of ready.messages) this.#options.transport.send(message)
+  }
+
+  async #maybeSnapshot(): Promise<void> {
+    const { storage, stateMachine, snapshotEntries } = this.#options
+    if (snapshotEntries <= 0) return
+    const snapshotIndex = storage.snapshotMeta().index
+    if (this.#applied - snapshotIndex < snapshotEntries) return
+    const index = this.#applied
+    const config = this.#appliedConfig
+    const term = storage.term(index)
+    const data = await stateMachine.snapshot()
+    if (this.#stopped) return
+    await storage.createSnapshot({ meta: { index, term, config }, data })
+    this.#logger.info('snapshot taken', { id: this.id, index, term, bytes: data.byteLength })
+  }
+
+  #fail(error: unknown): void {
+    this.#failed = error
+    // Storage failures and broken invariants alike: continuing could corrupt the cluster, so fail-stop.
+    this.#logger.error('replica stopped', { id: this.id, error: String(error) })
+    this.stop()
+    this.events.onFatal?.(error)
+  }
+
+  #statusFields(): Record<string, unknown> {
+    const s = this.#node.status()
+    return { term: s.term, commit: s.commit, lastIndex: s.lastIndex, voters: s.config.voters }
+  }
+}
