@@ -108,7 +108,6 @@ export interface SimResult {
   readonly profile: FaultProfile
 }
 
-const tickMs = 10
 const clientTimeoutMs = 1000
 
 export class SimCluster {

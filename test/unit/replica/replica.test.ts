@@ -1,0 +1,173 @@
+// The driver's contract, checked with hand-controlled storage and a manual clock: messages leave only after
+// the state they reflect is durable, a failed save stops the replica, and snapshots carry the configuration
+// in force at their index.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import {
+  type Entry,
+  type HardState,
+  MemoryLog,
+  type Message,
+  type PlantedBug,
+  type Snapshot,
+  bootstrapLog,
+} from '../../../src/raft/index.js'
+import type { ReplicaStateMachine, ReplicaStorage } from '../../../src/replica/ports.js'
+import { Replica } from '../../../src/replica/replica.js'
+
+interface Deferred {
+  resolve(): void
+  reject(error: Error): void
+}
+
+/** MemoryLog storage whose saves complete only when the test says so. */
+function controlledStorage(voters: number[]) {
+  const log = new MemoryLog()
+  const { entries, hardState } = bootstrapLog(voters)
+  log.append(entries)
+  log.setHardState(hardState)
+  const pending: Deferred[] = []
+  const snapshots: Snapshot[] = []
+  const storage: ReplicaStorage = {
+    hardState: () => log.hardState(),
+    snapshotMeta: () => log.snapshotMeta(),
+    snapshot: () => log.snapshot(),
+    firstIndex: () => log.firstIndex(),
+    lastIndex: () => log.lastIndex(),
+    term: (index) => log.term(index),
+    entries: (range) => log.entries(range),
+    save(update: { hardState?: HardState; entries?: readonly Entry[]; snapshot?: Snapshot }) {
+      if (update.snapshot) log.applySnapshot(update.snapshot)
+      if (update.entries) log.append(update.entries)
+      if (update.hardState) log.setHardState(update.hardState)
+      return new Promise<void>((resolve, reject) => pending.push({ resolve, reject }))
+    },
+    async createSnapshot(snapshot) {
+      log.createSnapshot(snapshot)
+      snapshots.push(snapshot)
+    },
+  }
+  return { storage, pending, snapshots, log }
+}
+
+const appliedEntries: Entry[] = []
+const stateMachine: ReplicaStateMachine = {
+  async apply(entries) {
+    appliedEntries.push(...entries)
+  },
+  async restore() {},
+  async snapshot() {
+    return new TextEncoder().encode(`applied ${appliedEntries.length}`)
+  },
+}
+
+function makeReplica(
+  storage: ReplicaStorage,
+  sent: Message[],
+  snapshotEntries = 0,
+  bugs = new Set<PlantedBug>(),
+) {
+  let tick: (() => void) | undefined
+  const replica = new Replica({
+    id: 1,
+    storage,
+    transport: { send: (m) => sent.push(m) },
+    stateMachine,
+    clock: {
+      every: (_ms, run) => {
+        tick = run
+        return () => {
+          tick = undefined
+        }
+      },
+    },
+    random: () => 0.5,
+    tickMs: 10,
+    electionTicks: 10,
+    heartbeatTicks: 1,
+    snapshotEntries,
+    bugs,
+  })
+  return { replica, tick: () => tick?.() }
+}
+
+/** Lets the driver's promise continuations run. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+/** How many vote requests left while the candidate's term and vote were still being written. */
+async function votesSentBeforeDurable(bugs = new Set<PlantedBug>()): Promise<number> {
+  const { storage, pending } = controlledStorage([1, 2, 3])
+  const sent: Message[] = []
+  const { replica } = makeReplica(storage, sent, 0, bugs)
+  replica.start()
+  await settle()
+  replica.campaign() // PreVote first: no durable state changes, so the pre-votes leave at once
+  await settle()
+  const preVotes = sent.filter((m) => m.type === 'preVote')
+  assert.equal(preVotes.length, 2)
+  replica.receive({ type: 'preVoteResponse', from: 2, to: 1, term: preVotes[0]!.term, reject: false })
+  await settle()
+  const early = sent.filter((m) => m.type === 'vote').length
+  assert.equal(pending.length, 1)
+  pending.shift()!.resolve()
+  await settle()
+  assert.equal(sent.filter((m) => m.type === 'vote').length, 2)
+  replica.stop()
+  return early
+}
+
+test('vote requests leave only after the new term and vote are durable', async () => {
+  assert.equal(await votesSentBeforeDurable(), 0)
+})
+
+test('the same check catches the planted sendBeforePersist bug', async () => {
+  assert.equal(await votesSentBeforeDurable(new Set(['sendBeforePersist'])), 2)
+})
+
+test('a failed save stops the replica and reports it; nothing more is sent', async () => {
+  const { storage, pending } = controlledStorage([1, 2, 3])
+  const sent: Message[] = []
+  const { replica, tick } = makeReplica(storage, sent)
+  let fatal: unknown
+  replica.events = { onFatal: (error) => (fatal = error) }
+  replica.start()
+  replica.campaign()
+  await settle()
+  const preVote = sent.find((m) => m.type === 'preVote')!
+  replica.receive({ type: 'preVoteResponse', from: 2, to: 1, term: preVote.term, reject: false })
+  await settle()
+  assert.equal(pending.length, 1, 'becoming candidate must write the new term and vote')
+  pending.shift()!.reject(new Error('EIO: fsync failed'))
+  await settle()
+  assert.match(String(fatal), /EIO/)
+  assert.ok(replica.failed)
+  const before = sent.length
+  for (let i = 0; i < 50; i++) tick()
+  replica.campaign()
+  await settle()
+  assert.equal(sent.length, before, 'a failed replica kept sending')
+})
+
+test('snapshots are taken every N applied entries and carry the configuration at their index', async () => {
+  const { storage, pending, snapshots, log } = controlledStorage([1])
+  const sent: Message[] = []
+  const { replica } = makeReplica(storage, sent, 3)
+  replica.start()
+  const drain = async () => {
+    for (let i = 0; i < 20; i++) {
+      await settle()
+      while (pending.length > 0) pending.shift()!.resolve()
+    }
+  }
+  replica.campaign()
+  await drain()
+  assert.equal(replica.status().role, 'leader')
+  for (const word of ['a', 'b', 'c', 'd']) replica.propose(new TextEncoder().encode(word))
+  await drain()
+  assert.ok(snapshots.length >= 1, 'no snapshot taken')
+  const last = snapshots.at(-1)!
+  assert.deepEqual(last.meta.config, { voters: [1], nonVoters: [] })
+  assert.equal(log.firstIndex(), last.meta.index + 1, 'the log was not compacted to the snapshot')
+  assert.ok(replica.appliedIndex >= last.meta.index)
+  replica.stop()
+})
