@@ -1,0 +1,185 @@
+import { parseDuration } from '../../util/duration.js'
+
+/** tqlited's configuration, validated from the command line (flag names follow rqlited's). */
+export interface NodeConfig {
+  readonly nodeId: number
+  readonly httpAddr: string
+  readonly httpAdvAddr: string
+  readonly raftAddr: string
+  readonly raftAdvAddr: string
+  readonly join: readonly string[]
+  readonly joinAttempts: number
+  readonly joinIntervalMs: number
+  readonly onDisk: boolean
+  readonly raftSnap: number
+  readonly raftElectionTimeoutMs: number
+  readonly raftHeartbeatTimeoutMs: number
+  readonly raftNonVoter: boolean
+  readonly dataDir: string
+}
+
+type FlagKind = 'string' | 'int' | 'bool' | 'duration'
+
+interface FlagSpec {
+  readonly name: string
+  readonly kind: FlagKind
+  readonly defaultValue: string
+  readonly help: string
+}
+
+export const flagSpecs: readonly FlagSpec[] = [
+  {
+    name: 'node-id',
+    kind: 'int',
+    defaultValue: '1',
+    help: 'Unique positive integer identifying this node in the cluster',
+  },
+  { name: 'http-addr', kind: 'string', defaultValue: 'localhost:4001', help: 'HTTP API bind address' },
+  {
+    name: 'http-adv-addr',
+    kind: 'string',
+    defaultValue: '',
+    help: 'HTTP API address advertised to other nodes (default: -http-addr)',
+  },
+  {
+    name: 'raft-addr',
+    kind: 'string',
+    defaultValue: 'localhost:4002',
+    help: 'Raft and cluster-service bind address',
+  },
+  {
+    name: 'raft-adv-addr',
+    kind: 'string',
+    defaultValue: '',
+    help: 'Raft address advertised to other nodes (default: -raft-addr)',
+  },
+  {
+    name: 'join',
+    kind: 'string',
+    defaultValue: '',
+    help: 'Comma-separated nodes to join: HTTP URLs (http://host:4001) or Raft addresses (host:4002)',
+  },
+  { name: 'join-attempts', kind: 'int', defaultValue: '5', help: 'Number of join attempts per address' },
+  { name: 'join-interval', kind: 'duration', defaultValue: '3s', help: 'Period between join attempts' },
+  {
+    name: 'on-disk',
+    kind: 'bool',
+    defaultValue: 'false',
+    help: 'Keep the SQLite database in a file in the data directory (default: in memory)',
+  },
+  {
+    name: 'raft-snap',
+    kind: 'int',
+    defaultValue: '8192',
+    help: 'Number of applied log entries between snapshots',
+  },
+  {
+    name: 'raft-election-timeout',
+    kind: 'duration',
+    defaultValue: '1s',
+    help: 'Election timeout (randomized up to twice this)',
+  },
+  {
+    name: 'raft-heartbeat-timeout',
+    kind: 'duration',
+    defaultValue: '1s',
+    help: 'Heartbeat timeout: the leader sends heartbeats ten times within it',
+  },
+  {
+    name: 'raft-non-voter',
+    kind: 'bool',
+    defaultValue: 'false',
+    help: 'Join as a non-voting node (a read replica)',
+  },
+  { name: 'version', kind: 'bool', defaultValue: 'false', help: 'Print the version and exit' },
+  { name: 'h', kind: 'bool', defaultValue: 'false', help: 'Print this help and exit' },
+]
+
+export class FlagError extends Error {
+  override name = 'FlagError'
+}
+
+export function usage(): string {
+  const lines = ['Usage: tqlited [flags] DATA_DIR', '', 'Flags:']
+  for (const spec of flagSpecs) {
+    const value = spec.kind === 'bool' ? '' : ` ${spec.kind}`
+    const def = spec.kind !== 'bool' && spec.defaultValue !== '' ? ` (default ${spec.defaultValue})` : ''
+    lines.push(`  -${spec.name}${value}`, `        ${spec.help}${def}`)
+  }
+  return lines.join('\n')
+}
+
+/** Parses Go-style flags (`-name value`, `-name=value`, `--name`; booleans by presence). */
+export function parseFlags(argv: readonly string[]): {
+  config: NodeConfig | undefined
+  help: boolean
+  version: boolean
+} {
+  const values = new Map<string, string>()
+  const positional: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (!arg.startsWith('-') || arg === '-') {
+      positional.push(arg)
+      continue
+    }
+    const body = arg.replace(/^--?/, '')
+    const eq = body.indexOf('=')
+    const name = eq >= 0 ? body.slice(0, eq) : body
+    const spec = flagSpecs.find((s) => s.name === name)
+    if (!spec) throw new FlagError(`flag provided but not defined: -${name}`)
+    if (eq >= 0) values.set(name, body.slice(eq + 1))
+    else if (spec.kind === 'bool') values.set(name, 'true')
+    else {
+      const next = argv[++i]
+      if (next === undefined) throw new FlagError(`flag needs an argument: -${name}`)
+      values.set(name, next)
+    }
+  }
+  const get = (name: string): string =>
+    values.get(name) ?? flagSpecs.find((s) => s.name === name)!.defaultValue
+  const bool = (name: string): boolean => {
+    const v = get(name)
+    if (v === 'true' || v === '1') return true
+    if (v === 'false' || v === '0') return false
+    throw new FlagError(`invalid boolean value "${v}" for flag -${name}`)
+  }
+  const int = (name: string, min: number): number => {
+    const v = Number(get(name))
+    if (!Number.isSafeInteger(v) || v < min)
+      throw new FlagError(`invalid value "${get(name)}" for flag -${name}: want an integer >= ${min}`)
+    return v
+  }
+  const duration = (name: string): number => {
+    const ms = parseDuration(get(name))
+    if (ms === undefined || ms <= 0)
+      throw new FlagError(`invalid duration "${get(name)}" for flag -${name} (examples: 500ms, 2s, 1m30s)`)
+    return ms
+  }
+  if (bool('h')) return { config: undefined, help: true, version: false }
+  if (bool('version')) return { config: undefined, help: false, version: true }
+  if (positional.length !== 1)
+    throw new FlagError('the data directory must be the last argument (and the only one)')
+  const httpAddr = get('http-addr')
+  const raftAddr = get('raft-addr')
+  const config: NodeConfig = {
+    nodeId: int('node-id', 1),
+    httpAddr,
+    httpAdvAddr: get('http-adv-addr') || httpAddr,
+    raftAddr,
+    raftAdvAddr: get('raft-adv-addr') || raftAddr,
+    join: get('join')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+    joinAttempts: int('join-attempts', 1),
+    joinIntervalMs: duration('join-interval'),
+    onDisk: bool('on-disk'),
+    raftSnap: int('raft-snap', 1),
+    raftElectionTimeoutMs: duration('raft-election-timeout'),
+    raftHeartbeatTimeoutMs: duration('raft-heartbeat-timeout'),
+    raftNonVoter: bool('raft-non-voter'),
+    dataDir: positional[0]!,
+  }
+  return { config, help: false, version: false }
+}

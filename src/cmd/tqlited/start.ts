@@ -1,0 +1,298 @@
+import { mkdir, rm } from 'node:fs/promises'
+import type { Server } from 'node:http'
+import { join } from 'node:path'
+import { Database } from '../../db/database.js'
+import type { Batch } from '../../db/types.js'
+import { type Forwarder, createHandler, listen } from '../../http/server.js'
+import { bootstrapLog } from '../../raft/index.js'
+import { systemClock } from '../../replica/ports.js'
+import { Replica } from '../../replica/replica.js'
+import { NodeFs } from '../../storage/fs.js'
+import { LogStore } from '../../storage/log-store.js'
+import { pack, unpack } from '../../store/command-codec.js'
+import { NotLeaderError, UnknownOutcomeError } from '../../store/errors.js'
+import { Fsm, type NodeMeta } from '../../store/fsm.js'
+import { type ReadLevel, Store } from '../../store/store.js'
+import { RpcRemoteError, RpcTimeoutError, TcpTransport } from '../../transport/index.js'
+import type { Logger } from '../../util/logger.js'
+import type { NodeConfig } from './flags.js'
+
+export interface RunningNode {
+  readonly store: Store
+  readonly httpServer: Server
+  stop(): Promise<void>
+}
+
+const forwardTimeoutMs = 30_000
+
+/**
+ * The composition root of tqlited: durable log, SQLite, transport, driver, store and HTTP, wired together.
+ * A node with an empty data directory and no `-join` bootstraps a one-node cluster and leads it.
+ */
+export async function startNode(config: NodeConfig, logger: Logger): Promise<RunningNode> {
+  await mkdir(config.dataDir, { recursive: true })
+  const storage = await LogStore.open(new NodeFs(), join(config.dataDir, 'raft'), {
+    logger: logger.child({ component: 'storage' }),
+  })
+  const fresh = storage.lastIndex() === 0 && storage.snapshotMeta().index === 0
+  if (fresh && config.join.length === 0) {
+    const { entries, hardState } = bootstrapLog([config.nodeId])
+    await storage.save({ entries, hardState })
+    logger.info('bootstrapped a new cluster', { nodeId: config.nodeId })
+  }
+
+  // The database is rebuilt from the latest snapshot and the log at every start, in memory or in a file
+  // (-on-disk): the Raft log is the durability, so the file never disagrees with the applied index.
+  const dbPath = join(config.dataDir, 'db.sqlite')
+  if (config.onDisk) await rm(dbPath, { force: true })
+  const db = await Database.open(config.onDisk ? { path: dbPath } : {})
+  const fsm = new Fsm(db)
+  if (storage.snapshotMeta().index > 0) await fsm.restore(storage.snapshot())
+
+  const transport = new TcpTransport({
+    nodeId: config.nodeId,
+    clusterId: 'tqlite',
+    logger: logger.child({ component: 'transport' }),
+  })
+  const raftAddress = await transport.listen(config.raftAddr)
+  fsm.onNodeMeta = (meta) => {
+    if (meta.nodeId !== config.nodeId) transport.setPeer(meta.nodeId, meta.raftAddress)
+  }
+  for (const meta of fsm.nodes.values()) fsm.onNodeMeta(meta)
+
+  const tickMs = Math.max(
+    10,
+    Math.min(
+      100,
+      Math.floor(config.raftHeartbeatTimeoutMs / 10),
+      Math.floor(config.raftElectionTimeoutMs / 10),
+    ),
+  )
+  const replica = new Replica({
+    id: config.nodeId,
+    storage,
+    transport,
+    stateMachine: fsm,
+    clock: systemClock,
+    random: Math.random,
+    tickMs,
+    electionTicks: Math.max(2, Math.round(config.raftElectionTimeoutMs / tickMs)),
+    heartbeatTicks: 1,
+    snapshotEntries: config.raftSnap,
+    logger: logger.child({ component: 'replica' }),
+  })
+  const store = new Store({
+    nodeId: config.nodeId,
+    replica,
+    fsm,
+    raftAddress: config.raftAdvAddr,
+    httpAddress: config.httpAdvAddr,
+    local: db,
+  })
+  transport.onMessage((message) => store.receive(message))
+  registerClusterService(transport, store)
+
+  const forwarder = createForwarder(transport)
+  const httpServer = await listen(
+    createHandler({ store, forwarder, advertisedAddress: config.httpAdvAddr }),
+    config.httpAddr,
+  )
+  let stopping = false
+  replica.events = {
+    ...replica.events,
+    onSoftState: (state) => {
+      logger.info('leadership changed', { nodeId: config.nodeId, role: state.role, leader: state.leaderId })
+      if (state.role === 'leader') {
+        store
+          .announceSelf()
+          .catch((error: unknown) => logger.warn('could not record own address', { error: String(error) }))
+      }
+    },
+    onFatal: (error) => {
+      logger.error('node stopping: storage failed', { error: String(error) })
+      if (!stopping) process.exitCode = 1
+      void node.stop()
+    },
+  }
+  replica.start()
+  // A node that is the only voter need not wait out an election timeout to lead.
+  const { config: membership } = replica.status()
+  if (membership.voters.length === 1 && membership.voters[0] === config.nodeId) replica.campaign()
+  logger.info('node started', {
+    nodeId: config.nodeId,
+    http: config.httpAddr,
+    raft: raftAddress,
+    inMemory: !config.onDisk,
+    dataDir: config.dataDir,
+  })
+
+  const node: RunningNode = {
+    store,
+    httpServer,
+    async stop() {
+      if (stopping) return
+      stopping = true
+      replica.stop()
+      httpServer.closeAllConnections()
+      await new Promise<void>((resolve) => httpServer.close(() => resolve()))
+      await transport.close()
+      fsm.failAll(new UnknownOutcomeError('node stopped'))
+      await db.close()
+      await storage.close()
+      logger.info('node stopped', { nodeId: config.nodeId })
+    },
+  }
+
+  if (fresh && config.join.length > 0) await joinCluster(config, transport, logger)
+  return node
+}
+
+interface JoinRequest {
+  nodeId: number
+  raftAddress: string
+  httpAddress: string
+  voter: boolean
+}
+
+/** Cluster service RPCs: forwarded requests run on the leader, answered with msgpack bodies. */
+function registerClusterService(transport: TcpTransport, store: Store): void {
+  transport.handleRpc('execute', async (body) => {
+    const { statements, transaction } = unpack<{ statements: Batch; transaction: boolean }>(body)
+    return pack({ results: await store.execute({ statements, transaction }) })
+  })
+  transport.handleRpc('query', async (body) => {
+    const request = unpack<{
+      statements: Batch
+      level: ReadLevel
+      transaction: boolean
+      freshnessMs?: number
+    }>(body)
+    return pack({ results: await store.query(request) })
+  })
+  transport.handleRpc('join', async (body) => {
+    const request = unpack<JoinRequest>(body)
+    const leader = store.leader()
+    if (!store.isLeader()) {
+      throw new NotLeaderError(leader?.id ?? 0, leader?.meta?.httpAddress, leader?.meta?.raftAddress)
+    }
+    await store.join(
+      { nodeId: request.nodeId, raftAddress: request.raftAddress, httpAddress: request.httpAddress },
+      request.voter,
+    )
+    return pack({ nodes: store.nodes() })
+  })
+  transport.handleRpc('nodes', async () => pack({ nodes: store.nodes() }))
+  transport.handleRpc('remove', async (body) => {
+    await store.remove(unpack<{ nodeId: number }>(body).nodeId)
+    return pack({})
+  })
+}
+
+function createForwarder(transport: TcpTransport): Forwarder {
+  // A forwarded request is never retried: after a timeout its outcome is unknown (rqlite #1628).
+  const call = async (address: string, method: string, body: unknown): Promise<unknown> => {
+    try {
+      return unpack(await transport.rpc(address, method, pack(body), { timeoutMs: forwardTimeoutMs }))
+    } catch (error) {
+      if (error instanceof RpcTimeoutError)
+        throw new UnknownOutcomeError('forwarded request timed out', { cause: error })
+      if (error instanceof RpcRemoteError) throw new Error(error.message, { cause: error })
+      throw error
+    }
+  }
+  return {
+    async execute(address, statements, transaction) {
+      return ((await call(address, 'execute', { statements, transaction })) as { results: never[] }).results
+    },
+    async query(address, request) {
+      return ((await call(address, 'query', request)) as { results: never[] }).results
+    },
+    async join(address, request) {
+      return ((await call(address, 'join', request)) as { nodes: NodeMeta[] }).nodes
+    },
+    async remove(address, nodeId) {
+      await call(address, 'remove', { nodeId })
+    },
+  }
+}
+
+/**
+ * Joins through any of `-join`'s addresses: an HTTP URL (POST /join, which reaches the leader wherever it
+ * lands) or a Raft address (the cluster service). The answer lists the members, so this node can reach
+ * the leader before it has applied any of the log.
+ */
+async function joinCluster(config: NodeConfig, transport: TcpTransport, logger: Logger): Promise<void> {
+  const request: JoinRequest = {
+    nodeId: config.nodeId,
+    raftAddress: config.raftAdvAddr,
+    httpAddress: config.httpAdvAddr,
+    voter: !config.raftNonVoter,
+  }
+  for (let attempt = 1; attempt <= config.joinAttempts; attempt++) {
+    for (const target of config.join) {
+      try {
+        const overHttp = target.startsWith('http://') || target.startsWith('https://')
+        // Learn the members' addresses first: the leader replicates to this node during the join, and
+        // this node must be able to answer it.
+        const members = overHttp
+          ? await membersOverHttp(target)
+          : unpack<{ nodes: NodeMeta[] }>(
+              await transport.rpc(target, 'nodes', pack({}), { timeoutMs: forwardTimeoutMs }),
+            ).nodes
+        for (const meta of members)
+          if (meta.nodeId !== config.nodeId) transport.setPeer(meta.nodeId, meta.raftAddress)
+        const nodes = overHttp
+          ? await joinOverHttp(target, request)
+          : unpack<{ nodes: NodeMeta[] }>(
+              await transport.rpc(target, 'join', pack(request), { timeoutMs: forwardTimeoutMs }),
+            ).nodes
+        for (const meta of nodes)
+          if (meta.nodeId !== config.nodeId) transport.setPeer(meta.nodeId, meta.raftAddress)
+        logger.info('joined cluster', { via: target, members: nodes.map((n) => n.nodeId) })
+        return
+      } catch (error) {
+        logger.warn('join attempt failed', { via: target, attempt, error: String(error) })
+      }
+    }
+    if (attempt < config.joinAttempts)
+      await new Promise((resolve) => setTimeout(resolve, config.joinIntervalMs))
+  }
+  throw new Error(
+    `could not join the cluster through ${config.join.join(', ')} after ${config.joinAttempts} attempts`,
+  )
+}
+
+async function membersOverHttp(url: string): Promise<NodeMeta[]> {
+  const response = await fetch(new URL('/nodes', url))
+  if (response.status !== 200) throw new Error(`GET /nodes: ${response.status}`)
+  const nodes = (await response.json()) as Record<string, { id: string; addr: string; api_addr?: string }>
+  return Object.values(nodes).map((n) => ({
+    nodeId: Number(n.id),
+    raftAddress: n.addr,
+    httpAddress: (n.api_addr ?? '').replace(/^https?:\/\//, ''),
+  }))
+}
+
+async function joinOverHttp(url: string, request: JoinRequest): Promise<NodeMeta[]> {
+  const response = await fetch(new URL('/join', url), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      id: String(request.nodeId),
+      addr: request.raftAddress,
+      http_addr: request.httpAddress,
+      voter: request.voter,
+    }),
+  })
+  const text = await response.text()
+  if (response.status !== 200) throw new Error(`join refused: ${response.status} ${text.trim()}`)
+  const parsed =
+    text === ''
+      ? { nodes: [] }
+      : (JSON.parse(text) as { nodes?: { id: string; addr: string; http_addr: string }[] })
+  return (parsed.nodes ?? []).map((n) => ({
+    nodeId: Number(n.id),
+    raftAddress: n.addr,
+    httpAddress: n.http_addr,
+  }))
+}

@@ -1,0 +1,376 @@
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
+import type { Batch, StatementResult } from '../db/types.js'
+import {
+  LeaderNotFoundError,
+  MembershipError,
+  NotLeaderError,
+  StaleReadError,
+  StoreError,
+  UnknownOutcomeError,
+} from '../store/errors.js'
+import type { ReadLevel, Store } from '../store/store.js'
+import { parseDuration } from '../util/duration.js'
+import { encodeJson, parseJsonExact } from './json.js'
+
+export const version = 'v0.1.0'
+
+/** Sends a request that only the leader can serve to the leader over the cluster service. */
+export interface Forwarder {
+  execute(raftAddress: string, statements: Batch, transaction: boolean): Promise<StatementResult[]>
+  query(
+    raftAddress: string,
+    request: { statements: Batch; level: ReadLevel; transaction: boolean; freshnessMs?: number },
+  ): Promise<StatementResult[]>
+  /** Returns the members after the join, so the new node can reach them before it applies any log. */
+  join(
+    raftAddress: string,
+    request: { nodeId: number; raftAddress: string; httpAddress: string; voter: boolean },
+  ): Promise<readonly { nodeId: number; raftAddress: string; httpAddress: string }[]>
+  remove(raftAddress: string, nodeId: number): Promise<void>
+}
+
+export interface HttpOptions {
+  readonly store: Store
+  readonly forwarder: Forwarder
+  readonly advertisedAddress: string
+  readonly bodyBytesMax?: number
+  readonly startedAt?: number
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+const levels: readonly ReadLevel[] = ['none', 'weak', 'linearizable', 'strong', 'auto']
+
+/** Builds the request handler without listening (tests call it in process; `listen` opens the port). */
+export function createHandler(options: HttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const { store, forwarder } = options
+  const startedAt = options.startedAt ?? Date.now()
+  const bodyBytesMax = options.bodyBytesMax ?? 64 * 1024 * 1024
+
+  async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const path = url.pathname
+    const method = req.method ?? 'GET'
+    if (method === 'OPTIONS') return send(res, 200, '')
+    if (path.startsWith('/db/execute')) {
+      if (method !== 'POST') return send(res, 405, '')
+      const statements = parseStatements(req.headers['content-type'], await readBody(req, bodyBytesMax))
+      const transaction = url.searchParams.has('transaction')
+      const results = await leaderOrForward(
+        url,
+        res,
+        () => store.execute({ statements, transaction }),
+        (leader) => forwarder.execute(leader, statements, transaction),
+      )
+      if (results) sendResults(res, results)
+      return
+    }
+    if (path.startsWith('/db/query')) {
+      if (method !== 'GET' && method !== 'POST') return send(res, 405, '')
+      let statements: Batch
+      if (method === 'GET') {
+        const q = url.searchParams.get('q')
+        if (q === null || q === '') throw new HttpError(400, 'query parameter not set')
+        statements = [q]
+      } else statements = parseStatements(req.headers['content-type'], await readBody(req, bodyBytesMax))
+      const levelText = url.searchParams.get('level') ?? 'weak'
+      if (!(levels as readonly string[]).includes(levelText))
+        throw new HttpError(400, `unknown level ${levelText}`)
+      const level = levelText as ReadLevel
+      const transaction = url.searchParams.has('transaction')
+      const freshnessText = url.searchParams.get('freshness')
+      let freshnessMs: number | undefined
+      if (freshnessText !== null) {
+        freshnessMs = parseDuration(freshnessText)
+        if (freshnessMs === undefined) throw new HttpError(400, 'freshness is not a valid duration')
+      }
+      const request = {
+        statements,
+        level,
+        transaction,
+        ...(freshnessMs !== undefined ? { freshnessMs } : {}),
+      }
+      const results = await leaderOrForward(
+        url,
+        res,
+        () => store.query(request),
+        (leader) => forwarder.query(leader, request),
+      )
+      if (results) sendResults(res, results)
+      return
+    }
+    if (path.startsWith('/status')) return sendJson(res, statusDocument(url))
+    if (path.startsWith('/nodes')) return sendJson(res, nodesDocument())
+    if (path.startsWith('/readyz')) {
+      if (url.searchParams.has('noleader')) return send(res, 200, '[+]node ok', 'text/plain; charset=utf-8')
+      const ok = store.leader() !== undefined
+      return send(
+        res,
+        ok ? 200 : 503,
+        ok ? '[+]node ok\n[+]leader ok\n[+]store ok' : '[+]node ok\n[+]leader does not exist',
+        'text/plain; charset=utf-8',
+      )
+    }
+    if (path === '/join') {
+      if (method !== 'POST') return send(res, 405, '')
+      const body = parseJsonExact(await readBody(req, bodyBytesMax)) as Record<string, unknown>
+      const nodeId = Number(body.id)
+      const raftAddress = body.addr
+      const httpAddress = typeof body.http_addr === 'string' ? body.http_addr : ''
+      if (!Number.isSafeInteger(nodeId) || nodeId <= 0 || typeof raftAddress !== 'string') {
+        throw new HttpError(400, 'invalid request')
+      }
+      const voter = body.voter !== false
+      const request = { nodeId, raftAddress, httpAddress, voter }
+      let members: readonly { nodeId: number; raftAddress: string; httpAddress: string }[] = []
+      await leaderOrForward(
+        url,
+        res,
+        async () => {
+          await store.join({ nodeId, raftAddress, httpAddress }, voter)
+          members = store.nodes()
+          return []
+        },
+        async (leader) => {
+          members = await forwarder.join(leader, request)
+          return []
+        },
+      )
+      if (res.headersSent) return
+      // rqlite answers an empty 200; the member list is TQLite's addition for joining nodes.
+      return sendJson(res, {
+        nodes: members.map((m) => ({ id: String(m.nodeId), addr: m.raftAddress, http_addr: m.httpAddress })),
+      })
+    }
+    if (path.startsWith('/remove')) {
+      if (method !== 'DELETE') return send(res, 405, '')
+      const body = parseJsonExact(await readBody(req, bodyBytesMax)) as Record<string, unknown>
+      const nodeId = Number(body.id)
+      if (!Number.isSafeInteger(nodeId) || nodeId <= 0) throw new HttpError(400, 'invalid request')
+      await leaderOrForward(
+        url,
+        res,
+        async () => {
+          await store.remove(nodeId)
+          return []
+        },
+        async (leader) => {
+          await forwarder.remove(leader, nodeId)
+          return []
+        },
+      )
+      if (!res.headersSent) send(res, 200, '')
+      return
+    }
+    send(res, 404, '')
+  }
+
+  /**
+   * Runs `local` here, or on the leader through `forward` when this node is not the leader (rqlite's
+   * transparent forwarding), or answers 301 with the leader's URL when the client asked for `redirect`.
+   * Returns undefined when it already answered.
+   */
+  async function leaderOrForward(
+    url: URL,
+    res: ServerResponse,
+    local: () => Promise<StatementResult[]>,
+    forward: (leaderRaftAddress: string) => Promise<StatementResult[]>,
+  ): Promise<StatementResult[] | undefined> {
+    try {
+      return await local()
+    } catch (error) {
+      if (!(error instanceof NotLeaderError)) throw error
+      if (url.searchParams.has('redirect')) {
+        if (!error.leaderHttpAddress) throw new HttpError(500, 'leader address unknown')
+        res.setHeader('Location', `http://${error.leaderHttpAddress}${url.pathname}${url.search}`)
+        send(res, 301, '')
+        return undefined
+      }
+      if (!error.leaderRaftAddress) throw new LeaderNotFoundError()
+      return forward(error.leaderRaftAddress)
+    }
+  }
+
+  function statusDocument(url: URL): unknown {
+    const status = store.status()
+    const leader = store.leader()
+    const doc = {
+      build: { version },
+      http: { bind_addr: options.advertisedAddress },
+      node: {
+        start_time: new Date(startedAt).toISOString(),
+        uptime: `${((Date.now() - startedAt) / 1000).toFixed(3)}s`,
+      },
+      store: {
+        node_id: String(store.nodeId),
+        leader: { node_id: leader ? String(leader.id) : '', addr: leader?.meta?.raftAddress ?? '' },
+        raft: {
+          state: {
+            leader: 'Leader',
+            follower: 'Follower',
+            candidate: 'Candidate',
+            preCandidate: 'Candidate',
+          }[status.role],
+          term: status.term,
+          commit_index: status.commit,
+          applied_index: status.applied,
+          last_log_index: status.lastIndex,
+          last_snapshot_index: status.firstIndex - 1,
+          voter: status.config.voters.includes(store.nodeId),
+          num_peers: Math.max(0, status.config.voters.length - 1),
+        },
+      },
+    }
+    const key = url.searchParams.get('key')
+    if (!key) return doc
+    let node: unknown = doc
+    for (const part of key.split('.')) {
+      node = typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[part] : undefined
+    }
+    return node ?? {}
+  }
+
+  function nodesDocument(): unknown {
+    const status = store.status()
+    const leader = store.leader()
+    const doc: Record<string, unknown> = {}
+    for (const meta of store.nodes()) {
+      const voter = status.config.voters.includes(meta.nodeId)
+      if (!voter && !status.config.nonVoters.includes(meta.nodeId)) continue
+      doc[String(meta.nodeId)] = {
+        id: String(meta.nodeId),
+        api_addr: `http://${meta.httpAddress}`,
+        addr: meta.raftAddress,
+        voter,
+        leader: leader?.id === meta.nodeId,
+      }
+    }
+    return doc
+  }
+
+  return (req, res) => {
+    res.setHeader('X-Tqlite-Version', version)
+    res.setHeader('X-Rqlite-Version', version)
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    const adminRoute = url.pathname === '/join' || url.pathname.startsWith('/remove')
+    route(req, res, url).catch((error: unknown) => sendError(res, error, adminRoute))
+  }
+}
+
+function sendError(res: ServerResponse, error: unknown, adminRoute = false): void {
+  if (res.headersSent) {
+    res.end()
+    return
+  }
+  // Membership endpoints answer failures with a status code (rqlite does too): a 200 would read as success.
+  if (
+    adminRoute &&
+    error instanceof StoreError &&
+    !(error instanceof MembershipError) &&
+    !(error instanceof LeaderNotFoundError)
+  ) {
+    return send(res, 503, error.message, 'text/plain; charset=utf-8')
+  }
+  if (error instanceof HttpError) return send(res, error.status, error.message, 'text/plain; charset=utf-8')
+  if (error instanceof SyntaxError) return send(res, 400, 'invalid JSON body', 'text/plain; charset=utf-8')
+  if (error instanceof LeaderNotFoundError)
+    return send(res, 503, 'leader not found', 'text/plain; charset=utf-8')
+  if (error instanceof MembershipError) return send(res, 400, error.message, 'text/plain; charset=utf-8')
+  if (error instanceof StaleReadError) return sendJson(res, { results: [], error: 'stale read' })
+  if (error instanceof UnknownOutcomeError || error instanceof StoreError) {
+    return sendJson(res, { results: [], error: error.message, code: error.code })
+  }
+  const message = error instanceof Error ? error.message : String(error)
+  if (/not leader|leader not found/.test(message))
+    return send(res, 503, 'leader not found', 'text/plain; charset=utf-8')
+  send(res, 500, message, 'text/plain; charset=utf-8')
+}
+
+function send(res: ServerResponse, status: number, body: string, contentType?: string): void {
+  if (contentType) res.setHeader('Content-Type', contentType)
+  res.statusCode = status
+  res.end(body)
+}
+
+function sendJson(res: ServerResponse, value: unknown): void {
+  send(res, 200, encodeJson(value), 'application/json; charset=utf-8')
+}
+
+function sendResults(res: ServerResponse, results: StatementResult[]): void {
+  sendJson(res, { results })
+}
+
+function readBody(req: IncomingMessage, bytesMax: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let bytes = 0
+    req.on('data', (chunk: Buffer) => {
+      bytes += chunk.byteLength
+      if (bytes > bytesMax) {
+        reject(new HttpError(413, `request body larger than ${bytesMax} bytes`))
+        req.destroy()
+        return
+      }
+      chunks.push(chunk)
+    })
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    req.on('error', reject)
+  })
+}
+
+/** rqlite's request body grammar (rqlite-reference.md §1.3). */
+function parseStatements(contentType: string | undefined, body: string): Batch {
+  if (contentType?.startsWith('text/plain')) {
+    if (body.trim() === '') throw new HttpError(400, 'no statements')
+    return [body]
+  }
+  const value = parseJsonExact(body)
+  if (!Array.isArray(value)) throw new HttpError(400, 'invalid request')
+  const statements: Batch[number][] = []
+  for (const item of value) {
+    if (typeof item === 'string') {
+      if (item.trim() !== '') statements.push(item)
+      continue
+    }
+    if (Array.isArray(item) && typeof item[0] === 'string') {
+      for (const param of item.slice(1)) {
+        const ok =
+          param === null ||
+          ['number', 'string', 'boolean', 'bigint'].includes(typeof param) ||
+          (typeof param === 'object' && !Array.isArray(param))
+        if (!ok) throw new HttpError(400, `unsupported type ${JSON.stringify(param)}`)
+      }
+      statements.push(item as unknown as Batch[number])
+      continue
+    }
+    throw new HttpError(400, 'invalid request')
+  }
+  if (statements.length === 0) throw new HttpError(400, 'no statements')
+  return statements
+}
+
+export function listen(handler: ReturnType<typeof createHandler>, address: string): Promise<Server> {
+  const { host, port } = splitHostPort(address)
+  const server = createServer(handler)
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve(server)
+    })
+  })
+}
+
+export function splitHostPort(address: string): { host: string; port: number } {
+  const at = address.lastIndexOf(':')
+  const port = Number(address.slice(at + 1))
+  if (at < 0 || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`invalid address ${address}`)
+  return { host: address.slice(0, at) || '0.0.0.0', port }
+}

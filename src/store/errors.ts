@@ -1,0 +1,69 @@
+/** Errors the store reports to its callers (the HTTP layer maps them to status codes). */
+export class StoreError extends Error {
+  override name = 'StoreError'
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+  }
+}
+
+/** This node is not the leader; the caller may forward to, or redirect the client to, the leader. */
+export class NotLeaderError extends StoreError {
+  override name = 'NotLeaderError'
+  constructor(
+    readonly leaderId: number,
+    readonly leaderHttpAddress: string | undefined,
+    readonly leaderRaftAddress: string | undefined,
+  ) {
+    super('TQ_ERR_NOT_LEADER', 'not leader')
+  }
+}
+
+/** No leader is known (an election is in progress, or no quorum). rqlite's text: "leader not found". */
+export class LeaderNotFoundError extends StoreError {
+  override name = 'LeaderNotFoundError'
+  constructor() {
+    super('TQ_ERR_LEADER_NOT_FOUND', 'leader not found')
+  }
+}
+
+/**
+ * The request may or may not have taken effect (a timeout or a lost connection after it was proposed or
+ * forwarded). It is never retried automatically: a retry could apply it twice (rqlite #1628).
+ */
+export class UnknownOutcomeError extends StoreError {
+  override name = 'UnknownOutcomeError'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('TQ_ERR_UNKNOWN_OUTCOME', message, options)
+  }
+}
+
+/** The proposal was definitely not applied (its log slot went to another entry). Safe to retry. */
+export class ProposalDroppedError extends StoreError {
+  override name = 'ProposalDroppedError'
+  constructor(message: string) {
+    super('TQ_ERR_PROPOSAL_DROPPED', message)
+  }
+}
+
+/** A `none` read with `freshness` on a node that has not heard from the leader recently enough. */
+export class StaleReadError extends StoreError {
+  override name = 'StaleReadError'
+  constructor(
+    readonly freshnessMs: number,
+    readonly lastContactMs: number | undefined,
+  ) {
+    super('TQ_ERR_STALE_READ', 'stale read')
+  }
+}
+
+/** A membership request that cannot be carried out as asked. */
+export class MembershipError extends StoreError {
+  override name = 'MembershipError'
+  constructor(message: string) {
+    super('TQ_ERR_MEMBERSHIP', message)
+  }
+}

@@ -1,0 +1,328 @@
+import { randomBytes, randomUUID } from 'node:crypto'
+import type { Batch, StatementResult } from '../db/types.js'
+import type { Message, NodeId, RaftStatus } from '../raft/index.js'
+import type { Replica } from '../replica/replica.js'
+import { encodeCommand } from './command-codec.js'
+import {
+  LeaderNotFoundError,
+  MembershipError,
+  NotLeaderError,
+  ProposalDroppedError,
+  StaleReadError,
+  StoreError,
+  UnknownOutcomeError,
+} from './errors.js'
+import type { Fsm, NodeMeta } from './fsm.js'
+
+export type ReadLevel = 'none' | 'weak' | 'linearizable' | 'strong' | 'auto'
+
+export interface QueryRequest {
+  readonly statements: Batch
+  readonly level: ReadLevel
+  readonly transaction?: boolean
+  /** For `none`: refuse if the leader was last heard from longer ago than this. */
+  readonly freshnessMs?: number
+  readonly timeoutMs?: number
+}
+
+export interface ExecuteRequest {
+  readonly statements: Batch
+  readonly transaction?: boolean
+  readonly timeoutMs?: number
+}
+
+export interface StoreOptions {
+  readonly nodeId: NodeId
+  readonly replica: Replica
+  readonly fsm: Fsm
+  readonly raftAddress: string
+  readonly httpAddress: string
+  readonly local: {
+    query(statements: Batch, options: { transaction: boolean }): Promise<StatementResult[]>
+  }
+  readonly applyTimeoutMs?: number
+  readonly now?: () => number
+}
+
+/**
+ * The database service (design.md, src/store): turns requests into log commands and back, implements the
+ * read consistency levels, and owns membership. Leader-only operations throw `NotLeaderError` so the HTTP
+ * layer can forward the request to the leader or redirect the client.
+ */
+export class Store {
+  readonly nodeId: NodeId
+  readonly #options: StoreOptions
+  readonly #replica: Replica
+  readonly #fsm: Fsm
+  readonly #clientId = randomUUID()
+  #seq = 0
+  #nextReadContext = 1
+  readonly #reads = new Map<number, { resolve: (index: number) => void; reject: (error: Error) => void }>()
+  readonly #applyWaiters: { index: number; resolve: () => void }[] = []
+  /** When this node last heard from a leader (ms, store clock), for `none` reads with freshness. */
+  #lastLeaderContactMs: number | undefined
+  readonly #now: () => number
+
+  constructor(options: StoreOptions) {
+    this.nodeId = options.nodeId
+    this.#options = options
+    this.#replica = options.replica
+    this.#fsm = options.fsm
+    this.#now = options.now ?? Date.now
+    this.#replica.events = {
+      ...this.#replica.events,
+      onReadState: (state) => {
+        const read = this.#reads.get(state.context)
+        if (!read) return
+        this.#reads.delete(state.context)
+        read.resolve(state.index)
+      },
+      onReadDropped: (context) => {
+        const read = this.#reads.get(context)
+        if (!read) return
+        this.#reads.delete(context)
+        read.reject(new LeaderNotFoundError())
+      },
+    }
+    this.#fsm.onApplied = (index) => this.#releaseApplyWaiters(index)
+  }
+
+  /** Feeds a message from a peer to Raft, noting contact with the leader. */
+  receive(message: Message): void {
+    if (message.type === 'append' || message.type === 'heartbeat' || message.type === 'installSnapshot') {
+      this.#lastLeaderContactMs = this.#now()
+    }
+    this.#replica.receive(message)
+  }
+
+  status(): RaftStatus {
+    return this.#replica.status()
+  }
+
+  isLeader(): boolean {
+    return this.#replica.status().role === 'leader'
+  }
+
+  /** The leader as far as this node knows, with its addresses when they are known. */
+  leader(): { id: NodeId; meta: NodeMeta | undefined } | undefined {
+    const { leaderId } = this.#replica.status()
+    if (leaderId === 0) return undefined
+    return { id: leaderId, meta: this.#fsm.nodes.get(leaderId) }
+  }
+
+  nodes(): NodeMeta[] {
+    return [...this.#fsm.nodes.values()]
+  }
+
+  #notLeader(): StoreError {
+    const leader = this.leader()
+    if (!leader) return new LeaderNotFoundError()
+    return new NotLeaderError(leader.id, leader.meta?.httpAddress, leader.meta?.raftAddress)
+  }
+
+  async execute(request: ExecuteRequest): Promise<StatementResult[]> {
+    const command = encodeCommand({
+      kind: 'execute',
+      statements: request.statements,
+      transaction: request.transaction ?? false,
+      seed: randomBytes(16),
+      nowMs: Date.now(),
+      clientId: this.#clientId,
+      seq: ++this.#seq,
+    })
+    return this.#proposeAndWait(command, request.timeoutMs)
+  }
+
+  async query(request: QueryRequest): Promise<StatementResult[]> {
+    const role = this.#replica.status().role
+    let level = request.level
+    if (level === 'auto')
+      level = this.#replica.status().config.nonVoters.includes(this.nodeId) ? 'none' : 'weak'
+    const transaction = request.transaction ?? false
+    switch (level) {
+      case 'none': {
+        if (request.freshnessMs !== undefined && role !== 'leader') {
+          const last = this.#lastLeaderContactMs
+          if (last === undefined || this.#now() - last > request.freshnessMs) {
+            throw new StaleReadError(request.freshnessMs, last === undefined ? undefined : this.#now() - last)
+          }
+        }
+        return this.#options.local.query(request.statements, { transaction })
+      }
+      case 'weak':
+        // The leader's own belief that it leads (rqlite's default): one local check, no quorum round.
+        if (role !== 'leader') throw this.#notLeader()
+        return this.#options.local.query(request.statements, { transaction })
+      case 'linearizable': {
+        const index = await this.#readIndex(request.timeoutMs)
+        await this.#waitApplied(index, request.timeoutMs)
+        return this.#options.local.query(request.statements, { transaction })
+      }
+      case 'strong': {
+        const command = encodeCommand({
+          kind: 'query',
+          statements: request.statements,
+          transaction,
+          seed: randomBytes(16),
+          nowMs: Date.now(),
+        })
+        return this.#proposeAndWait(command, request.timeoutMs)
+      }
+    }
+  }
+
+  /** Adds a node (or updates its addresses): its addresses first, then the membership change. */
+  async join(meta: NodeMeta, voter: boolean, timeoutMs?: number): Promise<void> {
+    if (!this.isLeader()) throw this.#notLeader()
+    const known = this.#fsm.nodes.get(meta.nodeId)
+    if (!known || known.raftAddress !== meta.raftAddress || known.httpAddress !== meta.httpAddress) {
+      await this.#proposeAndWait(encodeCommand({ kind: 'nodeMeta', ...meta }), timeoutMs)
+    }
+    const deadline = this.#now() + (timeoutMs ?? this.#applyTimeout())
+    let config = this.#replica.status().config
+    if (config.voters.includes(meta.nodeId)) return
+    // A new node first replicates as a non-voter, and becomes a voter only once it has caught up, so that
+    // it never holds up commits while it copies the log (etcd's learners, rqlite's non-voters).
+    if (!config.nonVoters.includes(meta.nodeId)) {
+      await this.#proposeConfChange({ type: 'addNonVoter', nodeId: meta.nodeId }, deadline - this.#now())
+      config = this.#replica.status().config
+    }
+    if (!voter) return
+    await this.#waitCaughtUp(meta.nodeId, deadline)
+    await this.#proposeConfChange({ type: 'promote', nodeId: meta.nodeId }, deadline - this.#now())
+  }
+
+  /** Waits until `nodeId`'s log matches the leader's commit index as it was when the wait began. */
+  async #waitCaughtUp(nodeId: NodeId, deadline: number): Promise<void> {
+    const target = this.#replica.status().commit
+    for (;;) {
+      const status = this.#replica.status()
+      if (status.role !== 'leader') throw this.#notLeader()
+      if ((status.progress.get(nodeId)?.match ?? 0) >= target) return
+      if (this.#now() > deadline)
+        throw new MembershipError(`node ${nodeId} did not catch up before the join timed out`)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+
+  async remove(nodeId: NodeId, timeoutMs?: number): Promise<void> {
+    if (!this.isLeader()) throw this.#notLeader()
+    if (nodeId === this.nodeId)
+      throw new MembershipError('the leader cannot remove itself; transfer leadership first')
+    await this.#proposeConfChange({ type: 'remove', nodeId }, timeoutMs)
+  }
+
+  /** Records this node's own addresses in the replicated directory once it leads (bootstrap). */
+  async announceSelf(): Promise<void> {
+    const meta = {
+      nodeId: this.nodeId,
+      raftAddress: this.#options.raftAddress,
+      httpAddress: this.#options.httpAddress,
+    }
+    const known = this.#fsm.nodes.get(this.nodeId)
+    if (known && known.raftAddress === meta.raftAddress && known.httpAddress === meta.httpAddress) return
+    await this.#proposeAndWait(encodeCommand({ kind: 'nodeMeta', ...meta }))
+  }
+
+  async #proposeConfChange(
+    change: Parameters<Replica['proposeConfChange']>[0],
+    timeoutMs?: number,
+  ): Promise<void> {
+    const deadline = this.#now() + (timeoutMs ?? this.#applyTimeout())
+    // A change waits for the previous one (and for the leader's first commit of its term) to commit.
+    for (;;) {
+      const result = this.#replica.proposeConfChange(change)
+      if (result.accepted) {
+        await this.#waitEntry(result.index, result.term, deadline - this.#now())
+        return
+      }
+      if (result.reason === 'notLeader' || result.reason === 'transferring') throw this.#notLeader()
+      if (result.reason === 'invalid') throw new MembershipError(result.detail ?? 'invalid membership change')
+      if (this.#now() > deadline)
+        throw new MembershipError(`membership change not accepted: ${result.reason}`)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+
+  async #proposeAndWait(command: Uint8Array, timeoutMs?: number): Promise<StatementResult[]> {
+    const result = this.#replica.propose(command)
+    if (!result.accepted) throw this.#notLeader()
+    return this.#waitEntry(result.index, result.term, timeoutMs ?? this.#applyTimeout())
+  }
+
+  #waitEntry(index: number, term: number, timeoutMs: number): Promise<StatementResult[]> {
+    const applied = this.#fsm.wait(index, term)
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#fsm.forget(index)
+        reject(new UnknownOutcomeError(`timed out after ${timeoutMs}ms waiting for index ${index} to apply`))
+      }, timeoutMs)
+      applied.then(
+        (results) => {
+          clearTimeout(timer)
+          resolve(results)
+        },
+        (error: unknown) => {
+          clearTimeout(timer)
+          reject(error instanceof Error ? error : new ProposalDroppedError(String(error)))
+        },
+      )
+    })
+  }
+
+  #readIndex(timeoutMs?: number): Promise<number> {
+    const context = this.#nextReadContext++
+    const result = this.#replica.readIndex(context)
+    if (!result.accepted) return Promise.reject(this.#notLeader())
+    const limit = timeoutMs ?? this.#applyTimeout()
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#reads.delete(context)
+        reject(new StoreError('TQ_ERR_READ_TIMEOUT', `linearizable read not confirmed within ${limit}ms`))
+      }, limit)
+      this.#reads.set(context, {
+        resolve: (index) => {
+          clearTimeout(timer)
+          resolve(index)
+        },
+        reject: (error) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      })
+    })
+  }
+
+  #waitApplied(index: number, timeoutMs?: number): Promise<void> {
+    if (this.#fsm.appliedIndex >= index) return Promise.resolve()
+    const limit = timeoutMs ?? this.#applyTimeout()
+    return new Promise((resolve, reject) => {
+      const waiter = { index, resolve: () => {} }
+      const timer = setTimeout(() => {
+        const at = this.#applyWaiters.indexOf(waiter)
+        if (at >= 0) this.#applyWaiters.splice(at, 1)
+        reject(new StoreError('TQ_ERR_APPLY_TIMEOUT', `index ${index} not applied within ${limit}ms`))
+      }, limit)
+      waiter.resolve = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.#applyWaiters.push(waiter)
+    })
+  }
+
+  #releaseApplyWaiters(applied: number): void {
+    if (this.#applyWaiters.length === 0) return
+    const remaining = this.#applyWaiters.filter((waiter) => {
+      if (waiter.index > applied) return true
+      waiter.resolve()
+      return false
+    })
+    this.#applyWaiters.length = 0
+    this.#applyWaiters.push(...remaining)
+  }
+
+  #applyTimeout(): number {
+    return this.#options.applyTimeoutMs ?? 10_000
+  }
+}
