@@ -1,0 +1,377 @@
+/**
+ * `Database`: the main-thread handle of the SQLite state machine. better-sqlite3 runs on a worker thread
+ * (`worker.ts`); this class validates requests, sends them as messages, and resolves each promise with the
+ * worker's reply. Requests run one at a time in the order they were made. SQL errors are data (an
+ * `{ error }` slot in the results); the promise rejects only with a `DbError` about the request or handle.
+ *
+ * Knows nothing about Raft: the store passes the entry's seed, time and index with each batch it applies.
+ */
+
+import { Worker } from 'node:worker_threads'
+import { NOW_MS_MAX } from './determinism.js'
+import { BadStatementError, DbError, dbErrorFromData } from './errors.js'
+import type { RunOptions, WireStatement } from './executor.js'
+import type { WorkerConfig, WorkerReply, WorkerReplyValues, WorkerRequest } from './protocol.js'
+import type {
+  Batch,
+  ExecuteOptions,
+  NamedParams,
+  ParamValue,
+  QueryOptions,
+  RequestOptions,
+  RestoreOptions,
+  Seed,
+  StatementResult,
+} from './types.js'
+
+export interface DatabaseOptions {
+  /** A file path for on-disk mode (`-on-disk`); omitted for an in-memory database (the default). */
+  readonly path?: string
+  /** Enforce foreign keys (rqlite's `-fk`); off by default, as in rqlite. Must match on every replica. */
+  readonly foreignKeys?: boolean
+  /** Where the worker module is; defaults to `worker.js` (or `worker.ts` under tsx) beside this module. */
+  readonly workerUrl?: URL
+  /** Path of better-sqlite3's compiled addon, when it is not where the package expects it (SEA builds). */
+  readonly nativeBinding?: string
+}
+
+type RequestType = keyof WorkerReplyValues
+
+interface Pending {
+  readonly resolve: (value: unknown) => void
+  readonly reject: (error: DbError) => void
+}
+
+type RequestBody =
+  | { readonly type: 'run'; readonly batch: readonly WireStatement[]; readonly options: RunOptions }
+  | { readonly type: 'serialize' }
+  | { readonly type: 'restore'; readonly image: Uint8Array; readonly index?: number }
+  | { readonly type: 'appliedIndex' }
+  | { readonly type: 'close' }
+
+export class Database {
+  /** The bundled SQLite's version (every replica must run the same one: query plans order random() calls). */
+  readonly sqliteVersion: string
+  /** The database file, or null when in memory. */
+  readonly path: string | null
+  readonly #worker: Worker
+  readonly #pending = new Map<number, Pending>()
+  #nextId = 1
+  #state: 'open' | 'closing' | 'closed' | 'failed' = 'open'
+  #failure: DbError | null = null
+  readonly #exited: Promise<void>
+
+  private constructor(worker: Worker, path: string | null, sqliteVersion: string, exited: Promise<void>) {
+    this.#worker = worker
+    this.path = path
+    this.sqliteVersion = sqliteVersion
+    this.#exited = exited
+    worker.on('message', (message: WorkerReply) => this.#onMessage(message))
+    worker.on('error', (error) => this.#fail(error))
+    worker.on('exit', (code) => {
+      if (this.#state !== 'closing' && this.#state !== 'closed') {
+        this.#fail(new Error(`the db worker exited with code ${code}`))
+      }
+    })
+    worker.unref() // referenced only while requests are outstanding: an idle handle does not keep Node alive
+  }
+
+  /** Starts the worker and opens the database; rejects with `TQ_ERR_DB_OPEN_FAILED` or `..._WORKER_FAILED`. */
+  static async open(options: DatabaseOptions = {}): Promise<Database> {
+    const path = options.path ?? null
+    const config: WorkerConfig = {
+      path,
+      foreignKeys: options.foreignKeys ?? false,
+      ...(options.nativeBinding === undefined ? {} : { nativeBinding: options.nativeBinding }),
+    }
+    const worker = startWorker(options.workerUrl ?? defaultWorkerUrl(), config)
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+    const ready = await new Promise<{ sqliteVersion: string }>((resolve, reject) => {
+      const onMessage = (message: WorkerReply): void => {
+        cleanup()
+        if (message.type === 'ready') resolve(message)
+        else if (message.type === 'openFailed') reject(dbErrorFromData(message.error))
+        else reject(new DbError('TQ_ERR_DB_WORKER_FAILED', `unexpected first message ${message.type}`))
+      }
+      const onError = (error: Error): void => {
+        cleanup()
+        reject(
+          new DbError('TQ_ERR_DB_WORKER_FAILED', `the db worker failed to start: ${error.message}`, {
+            cause: error,
+          }),
+        )
+      }
+      const onExit = (code: number): void => {
+        cleanup()
+        reject(
+          new DbError('TQ_ERR_DB_WORKER_FAILED', `the db worker exited with code ${code} while starting`),
+        )
+      }
+      const cleanup = (): void => {
+        worker.off('message', onMessage)
+        worker.off('error', onError)
+        worker.off('exit', onExit)
+      }
+      worker.on('message', onMessage)
+      worker.on('error', onError)
+      worker.on('exit', onExit)
+    }).catch(async (error: unknown) => {
+      await worker.terminate()
+      throw error
+    })
+    return new Database(worker, path, ready.sqliteVersion, exited)
+  }
+
+  /**
+   * Applies a batch (the apply path of a committed entry) with the entry's `seed` and `nowMs`, and records
+   * `index` with it. Resolves with one result per non-empty statement; never rejects for a SQL error.
+   */
+  async execute(batch: Batch, options: ExecuteOptions): Promise<StatementResult[]> {
+    const apply = checkApply(options.seed, options.nowMs)
+    const runOptions: RunOptions = {
+      mode: 'execute',
+      transaction: checkTransaction(options.transaction),
+      apply,
+      ...indexOption(options.index),
+    }
+    return this.#run(batch, runOptions)
+  }
+
+  /**
+   * Runs read-only statements with the real clock. A statement that would write, or change the connection,
+   * gets `{ error: "attempt to change database via query operation" }`.
+   */
+  async query(batch: Batch, options: QueryOptions = {}): Promise<StatementResult[]> {
+    return this.#run(batch, { mode: 'query', transaction: checkTransaction(options.transaction) })
+  }
+
+  /**
+   * Mixed statements: each one that returns rows (`SELECT`, `... RETURNING`) is answered in query shape, the
+   * others in execute shape. With `seed`/`nowMs` (and optionally `index`) it applies like `execute`.
+   */
+  async request(batch: Batch, options: RequestOptions = {}): Promise<StatementResult[]> {
+    const hasApply = options.seed !== undefined || options.nowMs !== undefined
+    if (!hasApply && options.index !== undefined) {
+      throw new DbError('TQ_ERR_DB_BAD_OPTIONS', 'index requires seed and nowMs (an applied request)')
+    }
+    const runOptions: RunOptions = {
+      mode: 'request',
+      transaction: checkTransaction(options.transaction),
+      ...(hasApply ? { apply: checkApply(options.seed, options.nowMs) } : {}),
+      ...indexOption(options.index),
+    }
+    return this.#run(batch, runOptions)
+  }
+
+  /** The database image (a SQLite file's bytes, rollback-journal header) for a Raft snapshot or a backup. */
+  async serialize(): Promise<Buffer> {
+    const image = await this.#send<'serialize'>({ type: 'serialize' }, [])
+    return Buffer.from(image.buffer, image.byteOffset, image.byteLength)
+  }
+
+  /**
+   * Replaces the whole database with `image`. The image is validated first (`TQ_ERR_DB_BAD_IMAGE` leaves
+   * the database as it was); on disk the file is replaced atomically. Resolves with the applied index the
+   * database now holds (`options.index`, or the one inside the image, 0 if none).
+   */
+  async restore(image: Uint8Array, options: RestoreOptions = {}): Promise<number> {
+    if (!(image instanceof Uint8Array)) throw new DbError('TQ_ERR_DB_BAD_IMAGE', 'the image must be bytes')
+    const transfer = options.transfer === true && image.buffer instanceof ArrayBuffer ? [image.buffer] : []
+    return this.#send<'restore'>({ type: 'restore', image, ...indexOption(options.index) }, transfer)
+  }
+
+  /** The Raft index recorded with the last applied batch (0 when none was recorded). */
+  async appliedIndex(): Promise<number> {
+    return this.#send<'appliedIndex'>({ type: 'appliedIndex' }, [])
+  }
+
+  /**
+   * Finishes the requests already made, closes the database and stops the worker. Idempotent. Requests made
+   * after `close()` reject with `TQ_ERR_DB_CLOSED`.
+   */
+  async close(): Promise<void> {
+    if (this.#state === 'closing' || this.#state === 'closed') return this.#exited
+    if (this.#state === 'failed') {
+      await this.#worker.terminate()
+      return
+    }
+    const closed = this.#send<'close'>({ type: 'close' }, [])
+    this.#state = 'closing'
+    try {
+      await closed
+    } finally {
+      this.#state = 'closed'
+      await Promise.race([this.#exited, this.#worker.terminate().then(() => undefined)])
+    }
+  }
+
+  async #run(batch: Batch, options: RunOptions): Promise<StatementResult[]> {
+    const wire = toWireBatch(batch)
+    const results = await this.#send<'run'>({ type: 'run', batch: wire, options }, [])
+    for (const result of results) {
+      if (!('values' in result) || result.values === undefined) continue
+      for (const row of result.values) {
+        // Structured clone turns a Buffer into a plain Uint8Array; give callers Buffers back (no copy).
+        // The rows were created by the clone, so writing into them is safe.
+        const cells = row as unknown[]
+        for (let i = 0; i < cells.length; i++) {
+          const cell = cells[i]
+          if (cell instanceof Uint8Array && !Buffer.isBuffer(cell)) {
+            cells[i] = Buffer.from(cell.buffer, cell.byteOffset, cell.byteLength)
+          }
+        }
+      }
+    }
+    return results
+  }
+
+  #send<T extends RequestType>(
+    body: RequestBody & { type: T },
+    transfer: ArrayBuffer[],
+  ): Promise<WorkerReplyValues[T]> {
+    if (this.#state === 'failed') return Promise.reject(this.#failure ?? workerFailed('unknown'))
+    if (this.#state !== 'open')
+      return Promise.reject(new DbError('TQ_ERR_DB_CLOSED', 'the database is closed'))
+    const id = this.#nextId++
+    const request = { ...body, id } as WorkerRequest
+    return new Promise<WorkerReplyValues[T]>((resolve, reject) => {
+      // The reply's type is fixed by the request type (WorkerReplyValues); the worker is our own code.
+      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject })
+      if (this.#pending.size === 1) this.#worker.ref()
+      try {
+        this.#worker.postMessage(request, transfer)
+      } catch (error) {
+        this.#settle(id)
+        reject(
+          new DbError('TQ_ERR_DB_BAD_STATEMENT', `cannot send the request: ${String(error)}`, {
+            cause: error,
+          }),
+        )
+      }
+    })
+  }
+
+  #onMessage(message: WorkerReply): void {
+    if (message.type !== 'reply') return
+    const pending = this.#settle(message.id)
+    if (pending === undefined) return
+    if (message.ok) pending.resolve(message.value)
+    else pending.reject(dbErrorFromData(message.error))
+  }
+
+  #settle(id: number): Pending | undefined {
+    const pending = this.#pending.get(id)
+    this.#pending.delete(id)
+    if (pending !== undefined && this.#pending.size === 0) this.#worker.unref()
+    return pending
+  }
+
+  #fail(cause: unknown): void {
+    if (this.#state === 'failed') return
+    this.#state = 'failed'
+    this.#failure = workerFailed(cause instanceof Error ? cause.message : String(cause), cause)
+    for (const [id, pending] of [...this.#pending]) {
+      this.#settle(id)
+      pending.reject(this.#failure)
+    }
+  }
+}
+
+function workerFailed(reason: string, cause?: unknown): DbError {
+  return new DbError('TQ_ERR_DB_WORKER_FAILED', `the db worker failed: ${reason}`, { cause })
+}
+
+function defaultWorkerUrl(): URL {
+  return new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url)
+}
+
+/**
+ * Starts the worker. A compiled `worker.js` starts directly. A `worker.ts` (tests and development under
+ * tsx) needs tsx's loader inside the worker: on Node 20, `--import tsx` registers its hooks on the main
+ * thread only, so a small bootstrap registers them in the worker and then imports the module.
+ */
+function startWorker(url: URL, config: WorkerConfig): Worker {
+  if (!url.pathname.endsWith('.ts')) return new Worker(url, { workerData: config })
+  const tsxApi = import.meta.resolve('tsx/esm/api')
+  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((api) => { api.register(); return import(${JSON.stringify(url.href)}) })`
+  return new Worker(bootstrap, { eval: true, workerData: config })
+}
+
+function checkTransaction(transaction: unknown): boolean {
+  if (transaction === undefined) return false
+  if (typeof transaction !== 'boolean')
+    throw new DbError('TQ_ERR_DB_BAD_OPTIONS', 'transaction must be a boolean')
+  return transaction
+}
+
+function checkApply(seed: Seed | undefined, nowMs: number | undefined): { seed: Seed; nowMs: number } {
+  const isU32 = typeof seed === 'number' && Number.isInteger(seed) && seed >= 0 && seed <= 0xffff_ffff
+  const isBytes = seed instanceof Uint8Array && seed.length === 16
+  if (!isU32 && !isBytes) {
+    throw new DbError('TQ_ERR_DB_BAD_OPTIONS', 'seed must be a u32 number or 16 bytes')
+  }
+  if (typeof nowMs !== 'number' || !Number.isSafeInteger(nowMs) || nowMs < 0 || nowMs > NOW_MS_MAX) {
+    throw new DbError('TQ_ERR_DB_BAD_OPTIONS', `nowMs must be an integer in [0, ${NOW_MS_MAX}]`)
+  }
+  return { seed: isBytes ? Uint8Array.from(seed) : seed, nowMs }
+}
+
+function indexOption(index: number | undefined): { index?: number } {
+  if (index === undefined) return {}
+  if (!Number.isSafeInteger(index) || index < 1) {
+    throw new DbError('TQ_ERR_DB_BAD_OPTIONS', `index must be a positive integer, got ${String(index)}`)
+  }
+  return { index }
+}
+
+/** Checks rqlite's statement grammar and converts to the wire form; malformed shapes reject the request. */
+function toWireBatch(batch: Batch): WireStatement[] {
+  if (!Array.isArray(batch)) throw new DbError('TQ_ERR_DB_BAD_STATEMENT', 'the batch must be an array')
+  return batch.map((statement: unknown, i): WireStatement => {
+    if (typeof statement === 'string') return { sql: statement, positional: [] }
+    if (!Array.isArray(statement)) throw new BadStatementError(i, 'must be a string or an array')
+    const [sql, ...params] = statement as unknown[]
+    if (typeof sql !== 'string') throw new BadStatementError(i, 'the first element must be the SQL string')
+    const positional: ParamValue[] = []
+    let named: Record<string, ParamValue> | undefined
+    for (const param of params) {
+      if (isParamValue(param)) {
+        positional.push(param)
+      } else if (isPlainObject(param)) {
+        named ??= {}
+        for (const [name, value] of Object.entries(param)) {
+          if (!isParamValue(value))
+            throw new BadStatementError(i, `named parameter ${name}: unsupported type`)
+          named[name] = value
+        }
+      } else {
+        throw new BadStatementError(i, `unsupported parameter type ${describeType(param)}`)
+      }
+    }
+    const namedParams: NamedParams | undefined = named
+    return namedParams === undefined ? { sql, positional } : { sql, positional, named: namedParams }
+  })
+}
+
+function isParamValue(value: unknown): value is ParamValue {
+  return (
+    value === null ||
+    typeof value === 'number' ||
+    typeof value === 'bigint' ||
+    typeof value === 'string' ||
+    typeof value === 'boolean' ||
+    value instanceof Uint8Array
+  )
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false
+  const prototype = Object.getPrototypeOf(value)
+  return prototype === Object.prototype || prototype === null
+}
+
+function describeType(value: unknown): string {
+  if (Array.isArray(value)) return 'array'
+  if (value === undefined) return 'undefined'
+  return typeof value
+}

@@ -1,0 +1,44 @@
+/**
+ * Messages between `Database` (main thread) and `worker.ts`. Structured clone carries them: `bigint`s
+ * survive, class instances do not (errors travel as `DbErrorData`), and a `Buffer` arrives as a plain
+ * `Uint8Array`, which the receiver turns back into a `Buffer` without copying.
+ */
+
+import type { DbErrorData } from './errors.js'
+import type { RunOptions, WireStatement } from './executor.js'
+import type { StatementResult } from './types.js'
+
+/** `workerData` of the db worker. */
+export interface WorkerConfig {
+  /** File path for on-disk mode, or null for an in-memory database. */
+  readonly path: string | null
+  readonly foreignKeys: boolean
+  readonly nativeBinding?: string
+}
+
+export type WorkerRequest =
+  | {
+      readonly id: number
+      readonly type: 'run'
+      readonly batch: readonly WireStatement[]
+      readonly options: RunOptions
+    }
+  | { readonly id: number; readonly type: 'serialize' }
+  | { readonly id: number; readonly type: 'restore'; readonly image: Uint8Array; readonly index?: number }
+  | { readonly id: number; readonly type: 'appliedIndex' }
+  | { readonly id: number; readonly type: 'close' }
+
+/** What each request answers with. */
+export interface WorkerReplyValues {
+  readonly run: StatementResult[]
+  readonly serialize: Uint8Array
+  readonly restore: number
+  readonly appliedIndex: number
+  readonly close: null
+}
+
+export type WorkerReply =
+  | { readonly type: 'ready'; readonly sqliteVersion: string; readonly appliedIndex: number }
+  | { readonly type: 'openFailed'; readonly error: DbErrorData }
+  | { readonly type: 'reply'; readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly type: 'reply'; readonly id: number; readonly ok: false; readonly error: DbErrorData }

@@ -1,0 +1,218 @@
+/**
+ * The db worker thread: the only place better-sqlite3 runs, so no SQL statement can stall the main
+ * thread's event loop (Raft heartbeats). It owns one connection (the data), a pristine helper connection
+ * (built-in date functions for `determinism.ts`), and answers `WorkerRequest`s one at a time, in order.
+ */
+
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { parentPort, workerData } from 'node:worker_threads'
+import BetterSqlite3 from 'better-sqlite3'
+import { installDeterminism } from './determinism.js'
+import { DbError, dbErrorToData } from './errors.js'
+import { Executor } from './executor.js'
+import type { WorkerConfig, WorkerReply, WorkerRequest } from './protocol.js'
+import type { SqliteDatabase, SqliteOpen } from './sqlite-port.js'
+import { isSqliteError } from './sqlite-port.js'
+import type { StatementResult } from './types.js'
+
+/** The real library, checked against the port by this assignment. */
+const openSqlite: SqliteOpen = (filename, options) => new BetterSqlite3(filename, options)
+
+interface Connection {
+  readonly db: SqliteDatabase
+  readonly executor: Executor
+}
+
+const port = parentPort
+if (port === null) throw new Error('src/db/worker.ts must run in a worker thread')
+// workerData is written by database.ts in this same program.
+const config = workerData as WorkerConfig
+const nativeOptions = config.nativeBinding === undefined ? {} : { nativeBinding: config.nativeBinding }
+
+let helper: SqliteDatabase
+let connection: Connection
+
+try {
+  helper = openSqlite(':memory:', nativeOptions)
+  helper.defaultSafeIntegers(true)
+  connection = connect(openSqlite(config.path ?? ':memory:', nativeOptions))
+  const sqliteVersion = String(helper.prepare('SELECT sqlite_version()').pluck().get())
+  post({ type: 'ready', sqliteVersion, appliedIndex: connection.executor.appliedIndex })
+  port.on('message', (message: WorkerRequest) => handle(message))
+} catch (error) {
+  post({ type: 'openFailed', error: { code: 'TQ_ERR_DB_OPEN_FAILED', message: describe(error) } })
+  port.close()
+}
+
+/** Sets up a freshly opened connection: integers exact, journal mode, foreign keys, determinism, executor. */
+function connect(db: SqliteDatabase): Connection {
+  db.defaultSafeIntegers(true)
+  if (!db.memory) {
+    // The Raft log is the durability: WAL with synchronous=NORMAL may lose the newest transactions on power
+    // loss, but never corrupts, and the applied index goes back together with the data it describes.
+    db.exec('PRAGMA journal_mode = WAL')
+    db.exec('PRAGMA synchronous = NORMAL')
+  }
+  db.exec(`PRAGMA foreign_keys = ${config.foreignKeys ? 'ON' : 'OFF'}`)
+  return { db, executor: new Executor(db, installDeterminism(db, helper)) }
+}
+
+function handle(request: WorkerRequest): void {
+  try {
+    switch (request.type) {
+      case 'run': {
+        const results = connection.executor.run(request.batch, request.options)
+        reply(request.id, results, transferablesOf(results))
+        return
+      }
+      case 'serialize': {
+        const image = normalizeHeader(connection.db.serialize())
+        reply(
+          request.id,
+          image,
+          ownsWholeBuffer(image) && image.buffer instanceof ArrayBuffer ? [image.buffer] : [],
+        )
+        return
+      }
+      case 'restore':
+        reply(request.id, restore(request.image, request.index), [])
+        return
+      case 'appliedIndex':
+        reply(request.id, connection.executor.appliedIndex, [])
+        return
+      case 'close':
+        connection.db.close()
+        helper.close()
+        reply(request.id, null, [])
+        port?.close()
+        return
+    }
+  } catch (error) {
+    const data =
+      error instanceof DbError
+        ? dbErrorToData(error)
+        : { code: 'TQ_ERR_DB_INTERNAL' as const, message: describe(error) }
+    post({ type: 'reply', id: request.id, ok: false, error: data })
+  }
+}
+
+/**
+ * Replaces the database with `bytes`. The image is checked by opening it in memory first; until that
+ * succeeds nothing is changed. On disk, the file is replaced atomically: written beside it, fsynced,
+ * renamed over it, and the directory fsynced.
+ */
+function restore(bytes: Uint8Array, index: number | undefined): number {
+  const image = normalizeHeader(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+  let candidate: SqliteDatabase
+  try {
+    if (image.subarray(0, 16).toString('latin1') !== 'SQLite format 3\u0000') {
+      throw new Error('the image does not start with the SQLite header')
+    }
+    candidate = openSqlite(image, nativeOptions)
+    candidate.prepare('SELECT count(*) FROM sqlite_schema').get()
+  } catch (error) {
+    throw new DbError('TQ_ERR_DB_BAD_IMAGE', `not a usable SQLite database image: ${describe(error)}`, {
+      cause: error,
+    })
+  }
+  if (config.path === null) {
+    connection.db.close()
+    connection = connect(candidate)
+    if (index !== undefined) connection.executor.recordAppliedIndex(index)
+    return connection.executor.appliedIndex
+  }
+  let fileImage = image
+  if (index !== undefined) {
+    const staged = connect(candidate)
+    staged.executor.recordAppliedIndex(index)
+    fileImage = normalizeHeader(staged.db.serialize())
+  }
+  candidate.close()
+  connection.db.close()
+  try {
+    writeFileAtomically(config.path, fileImage)
+  } finally {
+    // After a failed write the old file is still whole (the rename is the only step that replaces it).
+    connection = connect(openSqlite(config.path, nativeOptions))
+  }
+  return connection.executor.appliedIndex
+}
+
+function writeFileAtomically(path: string, bytes: Buffer): void {
+  const temporary = `${path}.restore-tmp`
+  const fd = openSync(temporary, 'w')
+  try {
+    let offset = 0
+    while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  // A closed WAL database has checkpointed and removed its -wal; remove leftovers so that no old frames
+  // are replayed onto the new file.
+  rmSync(`${path}-wal`, { force: true })
+  rmSync(`${path}-shm`, { force: true })
+  renameSync(temporary, path)
+  const directory = openSync(dirname(path), 'r')
+  try {
+    fsyncSync(directory)
+  } finally {
+    closeSync(directory)
+  }
+}
+
+/**
+ * Bytes 18 and 19 of the header say "WAL mode" (2) for an on-disk database; an in-memory database cannot
+ * open such an image. Writing 1 (rollback journal) makes images independent of the mode that produced them.
+ */
+function normalizeHeader(image: Buffer): Buffer {
+  if (image.length >= 20 && image[18] === 2 && image[19] === 2) {
+    image[18] = 1
+    image[19] = 1
+  }
+  return image
+}
+
+function ownsWholeBuffer(buffer: Uint8Array): boolean {
+  return buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength
+}
+
+/** BLOB values whose memory can move to the main thread instead of being copied. */
+function transferablesOf(results: readonly StatementResult[]): ArrayBuffer[] {
+  const found = new Set<ArrayBuffer>()
+  for (const result of results) {
+    if (!('values' in result) || result.values === undefined) continue
+    for (const row of result.values) {
+      for (const value of row) {
+        if (Buffer.isBuffer(value) && ownsWholeBuffer(value) && value.buffer instanceof ArrayBuffer) {
+          found.add(value.buffer)
+        }
+      }
+    }
+  }
+  return [...found]
+}
+
+function reply(id: number, value: unknown, transfer: readonly ArrayBuffer[]): void {
+  const message: WorkerReply = { type: 'reply', id, ok: true, value }
+  if (transfer.length > 0) {
+    try {
+      port?.postMessage(message, [...transfer])
+      return
+    } catch {
+      // Some buffers cannot be transferred (for example pooled memory); cloning always works.
+    }
+  }
+  port?.postMessage(message)
+}
+
+function post(message: WorkerReply): void {
+  port?.postMessage(message)
+}
+
+function describe(error: unknown): string {
+  if (isSqliteError(error)) return `${error.code}: ${error.message}`
+  if (error instanceof Error) return error.message
+  return String(error)
+}
