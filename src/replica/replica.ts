@@ -1,6 +1,7 @@
 import {
   type ClusterConfig,
   type ConfChange,
+  type Entry,
   type Message,
   type NodeId,
   type PlantedBug,
@@ -11,6 +12,7 @@ import {
   type ReadIndexResult,
   type ReadState,
   type Ready,
+  type Snapshot,
   type SoftState,
   type TransferResult,
   applyConfChange,
@@ -79,6 +81,9 @@ export class Replica {
   #running = false
   #stopped = false
   #failed: unknown = undefined
+  /** State machine work (restore, apply, snapshot), chained in order. */
+  #applyQueue: Promise<void> = Promise.resolve()
+  #applyTasks = 0
   /** Index of the last entry handed to the state machine (or restored from a snapshot). */
   #applied: number
   /** The configuration in force at `#applied`: what a snapshot taken there must carry. */
@@ -125,9 +130,14 @@ export class Replica {
     return this.#applied
   }
 
-  /** Whether the Ready loop is running (possibly waiting on storage or the state machine). */
-  get busy(): boolean {
+  /** Whether the Ready loop is running (possibly waiting on storage). */
+  get handlingReady(): boolean {
     return this.#running
+  }
+
+  /** Whether state machine work is queued or running (possibly waiting on the state machine). */
+  get applying(): boolean {
+    return this.#applyTasks > 0
   }
 
   get failed(): unknown {
@@ -221,37 +231,55 @@ export class Replica {
     }
     this.#options.observer?.onPersisted?.(ready)
     if (!sendEarly) this.#send(ready)
-    if (ready.snapshot) {
-      const { meta } = ready.snapshot
-      this.#logger.info('restoring snapshot', { id: this.id, index: meta.index, term: meta.term })
-      if (this.#bugs.has('snapshotVisibleBeforeRestore')) {
-        // The planted bug (rqlite #2747): the snapshot counts as applied before the state machine holds it.
-        void stateMachine.restore(ready.snapshot)
-      } else {
-        await stateMachine.restore(ready.snapshot)
-        if (this.#stopped) return
-      }
-      this.#applied = meta.index
-      this.#appliedConfig = meta.config
-      this.#options.observer?.onSnapshotApplied?.(meta.index)
-    }
-    if (ready.committedEntries.length > 0) {
-      assert(
-        ready.committedEntries[0]!.index === this.#applied + 1,
-        'committed entries continue the applied index',
-      )
-      await stateMachine.apply(ready.committedEntries)
-      if (this.#stopped) return
-      for (const entry of ready.committedEntries) {
-        if (entry.kind !== 'confChange') continue
-        const next = applyConfChange(this.#appliedConfig, entry.change)
-        if (next.ok) this.#appliedConfig = next.config
-      }
-      this.#applied = ready.committedEntries.at(-1)!.index
-    }
+    // The state machine works on its own queue, so a long query or a big snapshot on the database never
+    // holds back the next Ready (heartbeats, votes, acknowledgements).
+    const { snapshot, committedEntries } = ready
+    if (snapshot) this.#enqueueApply(() => this.#restore(snapshot))
+    if (committedEntries.length > 0) this.#enqueueApply(() => this.#apply(committedEntries))
     for (const state of ready.readStates) this.events.onReadState?.(state)
     for (const context of ready.droppedReads) this.events.onReadDropped?.(context)
     this.#node.advance()
+  }
+
+  /** Runs `task` after every earlier state machine task, in order; a failure stops the replica. */
+  #enqueueApply(task: () => Promise<void>): void {
+    this.#applyTasks++
+    this.#applyQueue = this.#applyQueue.then(async () => {
+      try {
+        if (!this.#stopped) await task()
+      } catch (error) {
+        this.#fail(error)
+      } finally {
+        this.#applyTasks--
+      }
+    })
+  }
+
+  async #restore(snapshot: Snapshot): Promise<void> {
+    const { meta } = snapshot
+    this.#logger.info('restoring snapshot', { id: this.id, index: meta.index, term: meta.term })
+    if (this.#bugs.has('snapshotVisibleBeforeRestore')) {
+      // The planted bug (rqlite #2747): the snapshot counts as applied before the state machine holds it.
+      void this.#options.stateMachine.restore(snapshot)
+    } else {
+      await this.#options.stateMachine.restore(snapshot)
+      if (this.#stopped) return
+    }
+    this.#applied = meta.index
+    this.#appliedConfig = meta.config
+    this.#options.observer?.onSnapshotApplied?.(meta.index)
+  }
+
+  async #apply(entries: readonly Entry[]): Promise<void> {
+    assert(entries[0]!.index === this.#applied + 1, 'committed entries continue the applied index')
+    await this.#options.stateMachine.apply(entries)
+    if (this.#stopped) return
+    for (const entry of entries) {
+      if (entry.kind !== 'confChange') continue
+      const next = applyConfChange(this.#appliedConfig, entry.change)
+      if (next.ok) this.#appliedConfig = next.config
+    }
+    this.#applied = entries.at(-1)!.index
     await this.#maybeSnapshot()
   }
 
@@ -259,16 +287,22 @@ export class Replica {
     for (const message of ready.messages) this.#options.transport.send(message)
   }
 
-  async #maybeSnapshot(): Promise<void> {
+  /** Takes a snapshot soon if anything was applied since the last one (the `-raft-snap-int` timer). */
+  requestSnapshot(): void {
+    if (this.#applyTasks === 0) this.#enqueueApply(() => this.#maybeSnapshot(true))
+  }
+
+  async #maybeSnapshot(force = false): Promise<void> {
     const { storage, stateMachine, snapshotEntries } = this.#options
-    if (snapshotEntries <= 0) return
     const snapshotIndex = storage.snapshotMeta().index
-    if (this.#applied - snapshotIndex < snapshotEntries) return
+    if (this.#applied <= snapshotIndex) return
+    if (!force && (snapshotEntries <= 0 || this.#applied - snapshotIndex < snapshotEntries)) return
     const index = this.#applied
     const config = this.#appliedConfig
     const term = storage.term(index)
     const data = await stateMachine.snapshot()
-    if (this.#stopped) return
+    // A snapshot from the leader may have replaced the log while the state machine was serializing.
+    if (this.#stopped || storage.snapshotMeta().index >= index) return
     await storage.createSnapshot({ meta: { index, term, config }, data })
     this.#logger.info('snapshot taken', { id: this.id, index, term, bytes: data.byteLength })
   }

@@ -83,8 +83,10 @@ export class SimNode {
   storage: MemoryLog = new MemoryLog()
   replica!: Replica
   sm = new KvStateMachine()
-  /** Disk or restore operations in flight: while any is, the driver is blocked on I/O, not runnable. */
-  ioInFlight = 0
+  /** Disk writes in flight: while one is, the driver's Ready loop is blocked on I/O, not runnable. */
+  savesInFlight = 0
+  /** Snapshot restores in flight: while one is, the driver's apply queue is blocked on I/O. */
+  restoresInFlight = 0
   #proposals = new Map<number, PendingProposal>()
   #reads = new Map<number, PendingRead>()
   #readsAwaitingApply: PendingRead[] = []
@@ -105,14 +107,19 @@ export class SimNode {
 
   /** Whether the driver has work it can do right now (microtask continuations not blocked on I/O). */
   get runnable(): boolean {
-    return this.up && this.replica.busy && this.ioInFlight === 0
+    if (!this.up) return false
+    return (
+      (this.replica.handlingReady && this.savesInFlight === 0) ||
+      (this.replica.applying && this.restoresInFlight === 0)
+    )
   }
 
   /** Starts (or restarts) from what is on disk. */
   start(): void {
     this.incarnation++
     this.up = true
-    this.ioInFlight = 0
+    this.savesInFlight = 0
+    this.restoresInFlight = 0
     this.storage = this.disk.load()
     this.sm = KvStateMachine.deserialize(this.storage.snapshot().data)
     this.#smApplied = this.storage.snapshotMeta().index
@@ -207,14 +214,14 @@ export class SimNode {
   }
 
   /** Runs `complete` after a simulated delay unless the node crashed meanwhile; the driver waits on it. */
-  #io<T>(delayMs: number, complete: () => T): Promise<T> {
+  #io<T>(kind: 'savesInFlight' | 'restoresInFlight', delayMs: number, complete: () => T): Promise<T> {
     const host = this.#host
     const incarnation = this.incarnation
-    this.ioInFlight++
+    this[kind]++
     return new Promise<T>((resolve) => {
       host.after(delayMs, () => {
         if (this.incarnation !== incarnation) return // the promise is abandoned with the crashed driver
-        this.ioInFlight--
+        this[kind]--
         resolve(complete())
       })
     })
@@ -245,7 +252,7 @@ export class SimNode {
           log.setHardState(update.hardState)
           disk.write({ kind: 'hardState', hardState: update.hardState })
         }
-        return this.#io(this.#host.diskLatencyMs(), () => disk.sync())
+        return this.#io('savesInFlight', this.#host.diskLatencyMs(), () => disk.sync())
       },
       createSnapshot: (snapshot) => {
         log.createSnapshot(snapshot)
@@ -263,7 +270,7 @@ export class SimNode {
         return Promise.resolve()
       },
       restore: (snapshot) =>
-        this.#io(this.#host.restoreLatencyMs(), () => {
+        this.#io('restoresInFlight', this.#host.restoreLatencyMs(), () => {
           this.sm = KvStateMachine.deserialize(snapshot.data)
           this.#smApplied = snapshot.meta.index
         }),

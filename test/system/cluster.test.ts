@@ -115,6 +115,7 @@ test('a 10-second query on the leader causes no election', async () => {
     'none',
   )
   const seconds = (Date.now() - started) / 1000
+  console.log(`# the long query ran for ${seconds.toFixed(1)}s on the leader's db worker`)
   assert.ok(long.results[0]?.values, JSON.stringify(long))
   assert.ok(
     seconds >= 3,
@@ -123,6 +124,17 @@ test('a 10-second query on the leader causes no election', async () => {
   const termAfter = ((await getJson(leader, '/status?key=store.raft')) as { term: number }).term
   assert.equal(termAfter, termBefore, 'an election happened during the long query')
   assert.equal(await cluster.leader(), leaderId)
+})
+
+test('SIGTERM on the leader hands leadership over before the process exits', async () => {
+  const leaderId = await cluster.leader()
+  const code = await cluster.terminate(leaderId)
+  assert.equal(code, 0)
+  assert.match(cluster.get(leaderId).log, /leadership handed over/)
+  const next = cluster.get(await cluster.leader(10_000, [leaderId]))
+  await insert(next, 61)
+  cluster.start(leaderId)
+  await waitForRows(cluster.get(leaderId), acknowledged.length)
 })
 
 test('a full restart of the in-memory cluster brings every row back', async () => {

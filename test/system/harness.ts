@@ -99,6 +99,17 @@ export class Cluster {
     this.get(id).process = undefined
   }
 
+  /** SIGTERM: a graceful shutdown. */
+  async terminate(id: number): Promise<number | null> {
+    const child = this.get(id).process
+    if (!child || child.exitCode !== null) return child?.exitCode ?? null
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    child.kill('SIGTERM')
+    const code = await exited
+    this.get(id).process = undefined
+    return code
+  }
+
   async stopAll(): Promise<void> {
     for (const id of this.nodes.keys()) await this.kill(id)
   }

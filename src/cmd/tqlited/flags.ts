@@ -12,6 +12,7 @@ export interface NodeConfig {
   readonly joinIntervalMs: number
   readonly onDisk: boolean
   readonly raftSnap: number
+  readonly raftSnapIntervalMs: number
   readonly raftElectionTimeoutMs: number
   readonly raftHeartbeatTimeoutMs: number
   readonly raftNonVoter: boolean
@@ -72,6 +73,12 @@ export const flagSpecs: readonly FlagSpec[] = [
     kind: 'int',
     defaultValue: '8192',
     help: 'Number of applied log entries between snapshots',
+  },
+  {
+    name: 'raft-snap-int',
+    kind: 'duration',
+    defaultValue: '30s',
+    help: 'Also snapshot at this interval when anything was applied since the last snapshot',
   },
   {
     name: 'raft-election-timeout',
@@ -176,6 +183,7 @@ export function parseFlags(argv: readonly string[]): {
     joinIntervalMs: duration('join-interval'),
     onDisk: bool('on-disk'),
     raftSnap: int('raft-snap', 1),
+    raftSnapIntervalMs: duration('raft-snap-int'),
     raftElectionTimeoutMs: duration('raft-election-timeout'),
     raftHeartbeatTimeoutMs: duration('raft-heartbeat-timeout'),
     raftNonVoter: bool('raft-non-voter'),

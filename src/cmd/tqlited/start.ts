@@ -115,6 +115,8 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     },
   }
   replica.start()
+  const snapshotTimer = setInterval(() => replica.requestSnapshot(), config.raftSnapIntervalMs)
+  snapshotTimer.unref()
   // A node that is the only voter need not wait out an election timeout to lead.
   const { config: membership } = replica.status()
   if (membership.voters.length === 1 && membership.voters[0] === config.nodeId) replica.campaign()
@@ -132,6 +134,8 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     async stop() {
       if (stopping) return
       stopping = true
+      clearInterval(snapshotTimer)
+      await handOverLeadership(replica, logger)
       replica.stop()
       httpServer.closeAllConnections()
       await new Promise<void>((resolve) => httpServer.close(() => resolve()))
@@ -145,6 +149,28 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
 
   if (fresh && config.join.length > 0) await joinCluster(config, transport, logger)
   return node
+}
+
+/**
+ * On a graceful shutdown a leader hands leadership to the most up-to-date other voter first, so the cluster
+ * does not wait out an election timeout (rqlite does the same on SIGTERM).
+ */
+async function handOverLeadership(replica: Replica, logger: Logger): Promise<void> {
+  const status = replica.status()
+  if (status.role !== 'leader') return
+  const candidates = status.config.voters.filter((id) => id !== status.id)
+  if (candidates.length === 0) return
+  const target = candidates.reduce((best, id) =>
+    (status.progress.get(id)?.match ?? 0) > (status.progress.get(best)?.match ?? 0) ? id : best,
+  )
+  const result = replica.transferLeadership(target)
+  if (!result.accepted) return
+  logger.info('transferring leadership before shutdown', { to: target })
+  const deadline = Date.now() + 5_000
+  while (replica.status().role === 'leader' && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  logger.info('leadership handed over', { leader: replica.status().leaderId })
 }
 
 interface JoinRequest {
