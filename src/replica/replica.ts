@@ -209,7 +209,7 @@ export class Replica {
   }
 
   async #handle(ready: Ready): Promise<void> {
-    const { storage, stateMachine } = this.#options
+    const { storage } = this.#options
     this.#options.observer?.onReady?.(ready)
     if (ready.softState) {
       this.#logger.info('role changed', {

@@ -61,6 +61,9 @@ export class Store {
   readonly #applyWaiters: { index: number; resolve: () => void }[] = []
   /** When this node last heard from a leader (ms, store clock), for `none` reads with freshness. */
   #lastLeaderContactMs: number | undefined
+  /** When each peer was last heard from, for reaping. */
+  readonly #lastHeardMs = new Map<NodeId, number>()
+  #leaderSinceMs: number | undefined
   readonly #now: () => number
 
   constructor(options: StoreOptions) {
@@ -89,8 +92,10 @@ export class Store {
 
   /** Feeds a message from a peer to Raft, noting contact with the leader. */
   receive(message: Message): void {
+    const now = this.#now()
+    this.#lastHeardMs.set(message.from, now)
     if (message.type === 'append' || message.type === 'heartbeat' || message.type === 'installSnapshot') {
-      this.#lastLeaderContactMs = this.#now()
+      this.#lastLeaderContactMs = now
     }
     this.#replica.receive(message)
   }
@@ -212,16 +217,49 @@ export class Store {
     await this.#proposeConfChange({ type: 'remove', nodeId }, timeoutMs)
   }
 
-  /** Records this node's own addresses in the replicated directory once it leads (bootstrap). */
-  async announceSelf(): Promise<void> {
-    const meta = {
+  /**
+   * Records addresses in the replicated directory once this node leads: its own, and those of the nodes it
+   * bootstrapped a cluster with (`-bootstrap-expect`).
+   */
+  async announce(others: readonly NodeMeta[] = []): Promise<void> {
+    const self = {
       nodeId: this.nodeId,
       raftAddress: this.#options.raftAddress,
       httpAddress: this.#options.httpAddress,
     }
-    const known = this.#fsm.nodes.get(this.nodeId)
-    if (known && known.raftAddress === meta.raftAddress && known.httpAddress === meta.httpAddress) return
-    await this.#proposeAndWait(encodeCommand({ kind: 'nodeMeta', ...meta }))
+    for (const meta of [self, ...others]) {
+      const known = this.#fsm.nodes.get(meta.nodeId)
+      if (known && known.raftAddress === meta.raftAddress && known.httpAddress === meta.httpAddress) continue
+      await this.#proposeAndWait(encodeCommand({ kind: 'nodeMeta', ...meta }))
+    }
+  }
+
+  /**
+   * On the leader: removes members not heard from for longer than their timeout (0 disables), as rqlite's
+   * `-raft-reap-node-timeout`. Returns the ids it removed.
+   */
+  async reapUnreachable(voterTimeoutMs: number, nonVoterTimeoutMs: number): Promise<NodeId[]> {
+    const status = this.#replica.status()
+    if (status.role !== 'leader') {
+      this.#leaderSinceMs = undefined
+      return []
+    }
+    const now = this.#now()
+    this.#leaderSinceMs ??= now
+    const reaped: NodeId[] = []
+    const candidates = [
+      ...status.config.voters.map((id) => ({ id, timeoutMs: voterTimeoutMs })),
+      ...status.config.nonVoters.map((id) => ({ id, timeoutMs: nonVoterTimeoutMs })),
+    ]
+    for (const { id, timeoutMs } of candidates) {
+      if (id === this.nodeId || timeoutMs <= 0) continue
+      // Every node gets the full timeout from the moment this node started leading.
+      const heard = Math.max(this.#lastHeardMs.get(id) ?? 0, this.#leaderSinceMs)
+      if (now - heard <= timeoutMs) continue
+      await this.remove(id)
+      reaped.push(id)
+    }
+    return reaped
   }
 
   async #proposeConfChange(

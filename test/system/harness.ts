@@ -42,11 +42,11 @@ export class Cluster {
     return new Cluster(await mkdtemp(join(tmpdir(), 'tqlite-system-')), extraFlags)
   }
 
-  async add(id: number, joinAddress?: string): Promise<NodeProcess> {
+  async add(id: number, joinAddress?: string, ports?: { http: number; raft: number }): Promise<NodeProcess> {
     const node: NodeProcess = {
       id,
-      httpAddr: `127.0.0.1:${await freePort()}`,
-      raftAddr: `127.0.0.1:${await freePort()}`,
+      httpAddr: `127.0.0.1:${ports?.http ?? (await freePort())}`,
+      raftAddr: `127.0.0.1:${ports?.raft ?? (await freePort())}`,
       dataDir: join(this.#dir, `node${id}`),
       process: undefined,
       log: '',
@@ -73,7 +73,7 @@ export class Cluster {
       '-raft-heartbeat-timeout',
       '500ms',
       ...this.#extraFlags,
-      ...(joinAddress ? ['-join', joinAddress, '-join-interval', '500ms', '-join-attempts', '20'] : []),
+      ...(joinAddress ? ['-join', joinAddress, '-join-interval', '500ms', '-join-attempts', '40'] : []),
       node.dataDir,
     ]
     const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] })

@@ -16,6 +16,9 @@ export interface NodeConfig {
   readonly raftElectionTimeoutMs: number
   readonly raftHeartbeatTimeoutMs: number
   readonly raftNonVoter: boolean
+  readonly bootstrapExpect: number
+  readonly raftReapNodeTimeoutMs: number
+  readonly raftReapReadOnlyNodeTimeoutMs: number
   readonly dataDir: string
 }
 
@@ -98,6 +101,24 @@ export const flagSpecs: readonly FlagSpec[] = [
     defaultValue: 'false',
     help: 'Join as a non-voting node (a read replica)',
   },
+  {
+    name: 'bootstrap-expect',
+    kind: 'int',
+    defaultValue: '0',
+    help: 'Bootstrap a new cluster once this many nodes, listed by Raft address in -join, can reach each other',
+  },
+  {
+    name: 'raft-reap-node-timeout',
+    kind: 'duration',
+    defaultValue: '0',
+    help: 'Remove a voter the leader has not heard from for this long (0: never)',
+  },
+  {
+    name: 'raft-reap-read-only-node-timeout',
+    kind: 'duration',
+    defaultValue: '0',
+    help: 'Remove a non-voter the leader has not heard from for this long (0: never)',
+  },
   { name: 'version', kind: 'bool', defaultValue: 'false', help: 'Print the version and exit' },
   { name: 'h', kind: 'bool', defaultValue: 'false', help: 'Print this help and exit' },
 ]
@@ -157,9 +178,9 @@ export function parseFlags(argv: readonly string[]): {
       throw new FlagError(`invalid value "${get(name)}" for flag -${name}: want an integer >= ${min}`)
     return v
   }
-  const duration = (name: string): number => {
+  const duration = (name: string, allowZero = false): number => {
     const ms = parseDuration(get(name))
-    if (ms === undefined || ms <= 0)
+    if (ms === undefined || ms < 0 || (ms === 0 && !allowZero))
       throw new FlagError(`invalid duration "${get(name)}" for flag -${name} (examples: 500ms, 2s, 1m30s)`)
     return ms
   }
@@ -187,6 +208,9 @@ export function parseFlags(argv: readonly string[]): {
     raftElectionTimeoutMs: duration('raft-election-timeout'),
     raftHeartbeatTimeoutMs: duration('raft-heartbeat-timeout'),
     raftNonVoter: bool('raft-non-voter'),
+    bootstrapExpect: int('bootstrap-expect', 0),
+    raftReapNodeTimeoutMs: duration('raft-reap-node-timeout', true),
+    raftReapReadOnlyNodeTimeoutMs: duration('raft-reap-read-only-node-timeout', true),
     dataDir: positional[0]!,
   }
   return { config, help: false, version: false }

@@ -35,10 +35,31 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     logger: logger.child({ component: 'storage' }),
   })
   const fresh = storage.lastIndex() === 0 && storage.snapshotMeta().index === 0
-  if (fresh && config.join.length === 0) {
+  const transport = new TcpTransport({
+    nodeId: config.nodeId,
+    clusterId: 'tqlite',
+    logger: logger.child({ component: 'transport' }),
+  })
+  const raftAddress = await transport.listen(config.raftAddr)
+  const self: NodeMeta = {
+    nodeId: config.nodeId,
+    raftAddress: config.raftAdvAddr,
+    httpAddress: config.httpAdvAddr,
+  }
+  transport.handleRpc('nodeInfo', async () => pack(self))
+  let bootstrapPeers: NodeMeta[] = []
+  if (fresh && config.bootstrapExpect > 0) {
+    bootstrapPeers = await discoverPeers(config, transport, self, logger)
+    const voters = bootstrapPeers.map((meta) => meta.nodeId).sort((a, b) => a - b)
+    const { entries, hardState } = bootstrapLog(voters)
+    await storage.save({ entries, hardState })
+    for (const meta of bootstrapPeers)
+      if (meta.nodeId !== config.nodeId) transport.setPeer(meta.nodeId, meta.raftAddress)
+    logger.info('bootstrapped a new cluster', { voters })
+  } else if (fresh && config.join.length === 0) {
     const { entries, hardState } = bootstrapLog([config.nodeId])
     await storage.save({ entries, hardState })
-    logger.info('bootstrapped a new cluster', { nodeId: config.nodeId })
+    logger.info('bootstrapped a new cluster', { voters: [config.nodeId] })
   }
 
   // The database is rebuilt from the latest snapshot and the log at every start, in memory or in a file
@@ -49,12 +70,6 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   const fsm = new Fsm(db)
   if (storage.snapshotMeta().index > 0) await fsm.restore(storage.snapshot())
 
-  const transport = new TcpTransport({
-    nodeId: config.nodeId,
-    clusterId: 'tqlite',
-    logger: logger.child({ component: 'transport' }),
-  })
-  const raftAddress = await transport.listen(config.raftAddr)
   fsm.onNodeMeta = (meta) => {
     if (meta.nodeId !== config.nodeId) transport.setPeer(meta.nodeId, meta.raftAddress)
   }
@@ -104,7 +119,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       logger.info('leadership changed', { nodeId: config.nodeId, role: state.role, leader: state.leaderId })
       if (state.role === 'leader') {
         store
-          .announceSelf()
+          .announce(bootstrapPeers.filter((meta) => meta.nodeId !== config.nodeId))
           .catch((error: unknown) => logger.warn('could not record own address', { error: String(error) }))
       }
     },
@@ -117,6 +132,22 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   replica.start()
   const snapshotTimer = setInterval(() => replica.requestSnapshot(), config.raftSnapIntervalMs)
   snapshotTimer.unref()
+  const reapTimeouts = [config.raftReapNodeTimeoutMs, config.raftReapReadOnlyNodeTimeoutMs].filter(
+    (ms) => ms > 0,
+  )
+  const reapTimer = setInterval(
+    () => {
+      store
+        .reapUnreachable(config.raftReapNodeTimeoutMs, config.raftReapReadOnlyNodeTimeoutMs)
+        .then((reaped) => {
+          if (reaped.length > 0) logger.info('reaped unreachable nodes', { nodes: reaped })
+        })
+        .catch((error: unknown) => logger.warn('reaping failed', { error: String(error) }))
+    },
+    Math.max(100, Math.min(1000, ...reapTimeouts.map((ms) => ms / 4))),
+  )
+  reapTimer.unref()
+  if (reapTimeouts.length === 0) clearInterval(reapTimer)
   // A node that is the only voter need not wait out an election timeout to lead.
   const { config: membership } = replica.status()
   if (membership.voters.length === 1 && membership.voters[0] === config.nodeId) replica.campaign()
@@ -135,6 +166,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       if (stopping) return
       stopping = true
       clearInterval(snapshotTimer)
+      clearInterval(reapTimer)
       await handOverLeadership(replica, logger)
       replica.stop()
       httpServer.closeAllConnections()
@@ -147,7 +179,8 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     },
   }
 
-  if (fresh && config.join.length > 0) await joinCluster(config, transport, logger)
+  if (fresh && config.join.length > 0 && config.bootstrapExpect === 0)
+    await joinCluster(config, transport, logger)
   return node
 }
 
@@ -171,6 +204,45 @@ async function handOverLeadership(replica: Replica, logger: Logger): Promise<voi
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
   logger.info('leadership handed over', { leader: replica.status().leaderId })
+}
+
+/**
+ * `-bootstrap-expect N`: asks every Raft address in `-join` for its node id until N nodes (this one included)
+ * are known. Every node started with the same list finds the same N, so all bootstrap the same voters.
+ */
+async function discoverPeers(
+  config: NodeConfig,
+  transport: TcpTransport,
+  self: NodeMeta,
+  logger: Logger,
+): Promise<NodeMeta[]> {
+  const targets = config.join.filter((target) => target !== config.raftAdvAddr && target !== config.raftAddr)
+  if (targets.some((target) => target.includes('://'))) {
+    throw new Error(
+      '-bootstrap-expect discovers peers by their Raft addresses: list host:port addresses in -join',
+    )
+  }
+  const found = new Map<number, NodeMeta>([[self.nodeId, self]])
+  const deadline = Date.now() + config.joinAttempts * config.joinIntervalMs * Math.max(1, targets.length)
+  while (found.size < config.bootstrapExpect) {
+    for (const target of targets) {
+      try {
+        const meta = unpack<NodeMeta>(await transport.rpc(target, 'nodeInfo', pack({}), { timeoutMs: 2_000 }))
+        found.set(meta.nodeId, meta)
+      } catch (error) {
+        logger.debug('peer not reachable yet', { target, error: String(error) })
+      }
+    }
+    if (found.size >= config.bootstrapExpect) break
+    if (Date.now() > deadline) {
+      throw new Error(
+        `found ${found.size} of ${config.bootstrapExpect} expected nodes through ${targets.join(', ')}`,
+      )
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(1000, config.joinIntervalMs)))
+  }
+  logger.info('discovered peers for bootstrap', { nodes: [...found.keys()] })
+  return [...found.values()]
 }
 
 interface JoinRequest {

@@ -1,0 +1,43 @@
+// -bootstrap-expect and reaping on real tqlited processes: three fresh nodes that list each other's Raft
+// addresses find each other and bootstrap one cluster together; a voter that dies for good is removed by
+// the leader after -raft-reap-node-timeout, and the remaining two keep accepting writes.
+import assert from 'node:assert/strict'
+import { after, test } from 'node:test'
+import { Cluster, execute, freePort, getJson, query, waitFor } from './harness.js'
+
+let cluster: Cluster
+
+after(async () => {
+  await cluster?.destroy()
+})
+
+test('three nodes bootstrap together with -bootstrap-expect 3; a dead voter is reaped', async () => {
+  cluster = await Cluster.create(['-bootstrap-expect', '3', '-raft-reap-node-timeout', '3s'])
+  const ports = []
+  for (let i = 0; i < 3; i++) ports.push({ http: await freePort(), raft: await freePort() })
+  const joinList = ports.map((p) => `127.0.0.1:${p.raft}`).join(',')
+  for (let i = 0; i < 3; i++) await cluster.add(i + 1, joinList, ports[i])
+
+  const leaderId = await cluster.leader(60_000)
+  const leader = cluster.get(leaderId)
+  const voters = async () =>
+    Object.values((await getJson(leader, '/nodes')) as Record<string, { voter: boolean }>).filter(
+      (n) => n.voter,
+    ).length
+  await waitFor(async () => ((await voters()) === 3 ? true : undefined), 30_000, 'three voters in /nodes')
+  await execute(leader, ['CREATE TABLE t (v INTEGER)', 'INSERT INTO t VALUES (1)'])
+
+  const victim = [...cluster.nodes.keys()].find((id) => id !== leaderId)!
+  await cluster.kill(victim)
+  await waitFor(
+    async () => ((await voters()) === 2 ? true : undefined),
+    30_000,
+    'the dead voter to be reaped',
+  )
+  assert.match(leader.log, /reaped unreachable nodes/)
+  const status = (await getJson(leader, '/status?key=store.raft')) as { num_peers: number }
+  assert.equal(status.num_peers, 1)
+  await execute(leader, ['INSERT INTO t VALUES (2)'])
+  const rows = await query(leader, 'SELECT COUNT(*) FROM t', 'linearizable')
+  assert.equal(rows.results[0]?.values?.[0]?.[0], 2)
+})
