@@ -1,3 +1,5 @@
+import { TqliteError } from '../util/errors.js'
+
 /**
  * Typed errors of `src/db` (style.md §2.4): operating errors a caller can act on, each with a stable
  * `code`. A SQL statement that fails is NOT one of these: it is data, reported in that statement's result
@@ -23,19 +25,10 @@ export type DbErrorCode =
   | 'TQ_ERR_DB_INTERNAL'
 
 /** Base class of every `src/db` error; match on `code` or `instanceof`, never on the message. */
-export class DbError extends Error {
-  override name = 'DbError'
-  readonly code: DbErrorCode
-
-  constructor(code: DbErrorCode, message: string, options?: { readonly cause?: unknown }) {
-    super(message, options)
-    this.code = code
-  }
-}
+export class DbError extends TqliteError<DbErrorCode> {}
 
 /** A batch element is malformed; `statementIndex` is its position in the batch as given. */
 export class BadStatementError extends DbError {
-  override name = 'BadStatementError'
   readonly statementIndex: number
 
   constructor(statementIndex: number, reason: string) {
@@ -49,7 +42,6 @@ export class BadStatementError extends DbError {
  * would apply an entry twice. The store must skip it (or it has a bug). Nothing was executed.
  */
 export class StaleIndexError extends DbError {
-  override name = 'StaleIndexError'
   readonly index: number
   readonly appliedIndex: number
 

@@ -1,3 +1,5 @@
+import { TqliteError } from '../util/errors.js'
+
 /**
  * Typed errors of `src/storage` (style.md §2.4): operating errors a caller can act on, each with a stable
  * `code`. Broken invariants (a save that would leave a gap in the log, for example) are not here: they are
@@ -12,15 +14,7 @@ export type StorageErrorCode =
   | 'TQ_ERR_STORAGE_CLOSED'
 
 /** Base class of every storage error; match on `code` or `instanceof`, never on the message. */
-export class StorageError extends Error {
-  override name = 'StorageError'
-  readonly code: StorageErrorCode
-
-  constructor(code: StorageErrorCode, message: string, options?: { readonly cause?: unknown }) {
-    super(message, options)
-    this.code = code
-  }
-}
+export class StorageError extends TqliteError<StorageErrorCode> {}
 
 /**
  * Data that was durably written (before the last synced offset, or in a file that was fsynced before it was
@@ -28,7 +22,6 @@ export class StorageError extends Error {
  * An operator restores the node from a peer (or from a backup) after inspecting `file` at `offset`.
  */
 export class CorruptLogError extends StorageError {
-  override name = 'CorruptLogError'
   readonly file: string
   /** Byte offset in `file` of the first record that cannot be trusted. */
   readonly offset: number
@@ -49,7 +42,6 @@ export class CorruptLogError extends StorageError {
 
 /** Bytes that passed their checksum do not decode as the expected structure (`what`). */
 export class DecodeError extends StorageError {
-  override name = 'DecodeError'
   readonly what: string
 
   constructor(what: string, reason: string) {
@@ -63,8 +55,6 @@ export class DecodeError extends StorageError {
  * the files were rolled back to the last acknowledged state, so the call may be retried once space is freed.
  */
 export class DiskFullError extends StorageError {
-  override name = 'DiskFullError'
-
   constructor(cause: unknown) {
     super('TQ_ERR_STORAGE_DISK_FULL', 'disk full: the write was rolled back and not acknowledged', { cause })
   }
@@ -76,8 +66,6 @@ export class DiskFullError extends StorageError {
  * ("fsyncgate"). Every later call throws this error; the process should stop and recover on restart.
  */
 export class StorageFailedError extends StorageError {
-  override name = 'StorageFailedError'
-
   constructor(message: string, cause: unknown) {
     super('TQ_ERR_STORAGE_FAILED', message, { cause })
   }
@@ -85,8 +73,6 @@ export class StorageFailedError extends StorageError {
 
 /** The store was closed; no further calls are allowed. */
 export class StorageClosedError extends StorageError {
-  override name = 'StorageClosedError'
-
   constructor() {
     super('TQ_ERR_STORAGE_CLOSED', 'the log store is closed')
   }

@@ -1,18 +1,10 @@
+import { TqliteError } from '../util/errors.js'
+
 /** Errors the store reports to its callers (the HTTP layer maps them to status codes). */
-export class StoreError extends Error {
-  override name = 'StoreError'
-  constructor(
-    readonly code: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-  }
-}
+export class StoreError extends TqliteError {}
 
 /** This node is not the leader; the caller may forward to, or redirect the client to, the leader. */
 export class NotLeaderError extends StoreError {
-  override name = 'NotLeaderError'
   constructor(
     readonly leaderId: number,
     readonly leaderHttpAddress: string | undefined,
@@ -24,7 +16,6 @@ export class NotLeaderError extends StoreError {
 
 /** No leader is known (an election is in progress, or no quorum). rqlite's text: "leader not found". */
 export class LeaderNotFoundError extends StoreError {
-  override name = 'LeaderNotFoundError'
   constructor() {
     super('TQ_ERR_LEADER_NOT_FOUND', 'leader not found')
   }
@@ -35,15 +26,13 @@ export class LeaderNotFoundError extends StoreError {
  * forwarded). It is never retried automatically: a retry could apply it twice (rqlite #1628).
  */
 export class UnknownOutcomeError extends StoreError {
-  override name = 'UnknownOutcomeError'
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: ErrorOptions) {
     super('TQ_ERR_UNKNOWN_OUTCOME', message, options)
   }
 }
 
 /** The proposal was definitely not applied (its log slot went to another entry). Safe to retry. */
 export class ProposalDroppedError extends StoreError {
-  override name = 'ProposalDroppedError'
   constructor(message: string) {
     super('TQ_ERR_PROPOSAL_DROPPED', message)
   }
@@ -51,7 +40,6 @@ export class ProposalDroppedError extends StoreError {
 
 /** A `none` read with `freshness` on a node that has not heard from the leader recently enough. */
 export class StaleReadError extends StoreError {
-  override name = 'StaleReadError'
   constructor(
     readonly freshnessMs: number,
     readonly lastContactMs: number | undefined,
@@ -62,7 +50,6 @@ export class StaleReadError extends StoreError {
 
 /** A membership request that cannot be carried out as asked. */
 export class MembershipError extends StoreError {
-  override name = 'MembershipError'
   constructor(message: string) {
     super('TQ_ERR_MEMBERSHIP', message)
   }

@@ -1,3 +1,5 @@
+import { TqliteError } from '../util/errors.js'
+
 /**
  * Typed errors of `src/transport` (style.md §2.4): operating errors with a stable `code`. Match on `code` or
  * `instanceof`, never on the message. Network trouble on the Raft path is not an error for the caller at all:
@@ -21,19 +23,10 @@ export type TransportErrorCode =
 export const rpcUnknownMethodCode = 'TQ_ERR_TRANSPORT_RPC_UNKNOWN_METHOD'
 
 /** Base class of every transport error. */
-export class TransportError extends Error {
-  override name = 'TransportError'
-  readonly code: TransportErrorCode
-
-  constructor(code: TransportErrorCode, message: string, options?: { readonly cause?: unknown }) {
-    super(message, options)
-    this.code = code
-  }
-}
+export class TransportError extends TqliteError<TransportErrorCode> {}
 
 /** A frame header announced a payload larger than the receiver accepts; the stream cannot be resynchronized. */
 export class FrameTooLargeError extends TransportError {
-  override name = 'FrameTooLargeError'
   readonly frameBytes: number
   readonly frameBytesMax: number
 
@@ -52,7 +45,6 @@ export class FrameTooLargeError extends TransportError {
  * message, and the connection it came on is closed.
  */
 export class MessageDecodeError extends TransportError {
-  override name = 'MessageDecodeError'
   readonly reason: string
 
   constructor(reason: string) {
@@ -63,7 +55,6 @@ export class MessageDecodeError extends TransportError {
 
 /** A peer broke the connection protocol (unexpected frame, bad handshake, message parts out of order). */
 export class ProtocolError extends TransportError {
-  override name = 'ProtocolError'
   readonly reason: string
 
   constructor(reason: string) {
@@ -74,7 +65,6 @@ export class ProtocolError extends TransportError {
 
 /** A TCP connection could not be opened, or closed or timed out before its handshake completed. */
 export class ConnectError extends TransportError {
-  override name = 'ConnectError'
   readonly address: string
 
   constructor(address: string, reason: string, cause?: unknown) {
@@ -88,7 +78,6 @@ export type HandshakeRejectReason = 'clusterMismatch' | 'versionMismatch' | 'mal
 
 /** The remote end refused our handshake; nothing sent on that connection was processed. */
 export class HandshakeRejectedError extends TransportError {
-  override name = 'HandshakeRejectedError'
   readonly address: string
   readonly reason: HandshakeRejectReason
   readonly detail: string
@@ -103,7 +92,6 @@ export class HandshakeRejectedError extends TransportError {
 
 /** An address is not `host:port` (IPv6 hosts in brackets) with a port in 0..65535. */
 export class InvalidAddressError extends TransportError {
-  override name = 'InvalidAddressError'
   readonly address: string
 
   constructor(address: string, reason: string) {
@@ -114,8 +102,6 @@ export class InvalidAddressError extends TransportError {
 
 /** The transport was closed. For an RPC in flight at that moment the outcome is unknown. */
 export class TransportClosedError extends TransportError {
-  override name = 'TransportClosedError'
-
   constructor() {
     super('TQ_ERR_TRANSPORT_CLOSED', 'the transport is closed')
   }
@@ -126,7 +112,6 @@ export class TransportClosedError extends TransportError {
  * remote node. Never retry a non-idempotent request blindly after this error (design.md, safety rules).
  */
 export class RpcTimeoutError extends TransportError {
-  override name = 'RpcTimeoutError'
   readonly address: string
   readonly method: string
   readonly timeoutMs: number
@@ -145,7 +130,6 @@ export class RpcTimeoutError extends TransportError {
  * request was written and the outcome is unknown, as for `RpcTimeoutError`.
  */
 export class RpcConnectError extends TransportError {
-  override name = 'RpcConnectError'
   readonly address: string
   readonly method: string
   readonly mayHaveBeenDelivered: boolean
@@ -164,7 +148,6 @@ export class RpcConnectError extends TransportError {
 
 /** The remote handler failed (or no handler exists); its error's code (if any) and message come back here. */
 export class RpcRemoteError extends TransportError {
-  override name = 'RpcRemoteError'
   readonly address: string
   readonly method: string
   /** The `code` of the remote error, when it had a string code; `undefined` otherwise. */
