@@ -1,5 +1,5 @@
 import type { HardState } from '../raft/message.js'
-import { Reader, Writer, readHardState, writeHardState } from './entry-codec.js'
+import { diskReader, diskWriter, readHardState, writeHardState } from './entry-codec.js'
 import { CorruptLogError, DecodeError } from './errors.js'
 import { decodeRecords, encodeRecord, recordHeaderBytes } from './record-codec.js'
 
@@ -42,7 +42,7 @@ export interface HardStateRecord {
 }
 
 export function encodeHardStateSlot(record: HardStateRecord): Uint8Array {
-  const writer = new Writer(payloadBytes)
+  const writer = diskWriter(payloadBytes)
   writer.u32(version)
   writer.u32(record.hasSnapshotFile ? 1 : 0)
   writeHardState(writer, record.hardState)
@@ -58,17 +58,17 @@ export function encodeHardStateSlot(record: HardStateRecord): Uint8Array {
 }
 
 function decodePayload(payload: Uint8Array): HardStateRecord {
-  const reader = new Reader(payload, 'hard-state record')
-  const recordVersion = reader.u32()
+  const reader = diskReader(payload, 'hard-state record')
+  const recordVersion = reader.u32('version')
   if (recordVersion !== version) reader.fail(`unsupported version ${recordVersion}`)
-  const flags = reader.u32()
+  const flags = reader.u32('flags')
   if ((flags & ~1) !== 0) reader.fail(`unknown flags ${flags}`)
   const hardState = readHardState(reader)
   const generation = reader.u64('generation', 1)
   const logSyncedBytes = reader.u64('log synced bytes')
   const snapshotIndex = reader.u64('snapshot index')
   const snapshotTerm = reader.u64('snapshot term')
-  reader.end()
+  reader.end('the hard-state record')
   return { hardState, generation, logSyncedBytes, hasSnapshotFile: flags === 1, snapshotIndex, snapshotTerm }
 }
 

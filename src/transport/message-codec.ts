@@ -9,7 +9,7 @@ import type {
   NodeId,
 } from '../raft/message.js'
 import { assert, assertNever } from '../util/assert.js'
-import { ByteReader, ByteWriter } from './byte-io.js'
+import { ByteReader, ByteWriter } from '../util/byte-io.js'
 import { MessageDecodeError } from './errors.js'
 
 /**
@@ -138,7 +138,7 @@ function encode(message: Message, withSnapshotData: boolean): Uint8Array {
   assert(invalid === undefined, `encoding an invalid ${message.type} message: ${invalid}`)
   const omitted =
     !withSnapshotData && message.type === 'installSnapshot' ? message.snapshot.data.byteLength : 0
-  const writer = new ByteWriter(encodedMessageBytes(message) - omitted)
+  const writer = new ByteWriter(encodedMessageBytes(message) - omitted, 'big')
   writer.u8(messageTags[message.type])
   writer.u64(message.from, 'from')
   writer.u64(message.to, 'to')
@@ -219,7 +219,7 @@ function writeSnapshot(writer: ByteWriter, message: InstallSnapshotMessage, with
 
 /** Decodes and validates a message; throws `MessageDecodeError` (and nothing else) for any bad input. */
 export function decodeMessage(bytes: Uint8Array, options?: DecodeMessageOptions): Message {
-  const reader: ByteReader = new ByteReader(bytes, (reason) => {
+  const reader: ByteReader = new ByteReader(bytes, 'big', (reason) => {
     throw new MessageDecodeError(reason)
   })
   const tag = reader.u8('message type')

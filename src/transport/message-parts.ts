@@ -1,5 +1,5 @@
 import { assert } from '../util/assert.js'
-import { ByteReader, ByteWriter } from './byte-io.js'
+import { ByteReader, ByteWriter } from '../util/byte-io.js'
 import { ProtocolError } from './errors.js'
 import { encodeFrameHeader, frameHeaderBytes } from './frame-codec.js'
 import { FrameType } from './protocol.js'
@@ -44,7 +44,7 @@ export class PartSource {
     assert(!this.done, 'no part left')
     const start = this.#offset
     const end = Math.min(this.totalBytes, start + chunkBytes)
-    const header = new ByteWriter(frameHeaderBytes + partHeaderBytes)
+    const header = new ByteWriter(frameHeaderBytes + partHeaderBytes, 'big')
     header.raw(encodeFrameHeader(FrameType.messagePart, partHeaderBytes + end - start))
     header.u64(this.totalBytes, 'total bytes')
     header.u64(start, 'part offset')
@@ -85,7 +85,7 @@ export class MessageAssembler {
    * it, else `undefined`. The returned buffer belongs to the caller alone.
    */
   push(payload: Uint8Array): Uint8Array | undefined {
-    const read = new ByteReader(payload, (reason) => {
+    const read = new ByteReader(payload, 'big', (reason) => {
       throw new ProtocolError(`message part: ${reason}`)
     })
     const total = read.u64('total bytes', 1)

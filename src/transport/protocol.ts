@@ -1,6 +1,6 @@
 import type { NodeId } from '../raft/message.js'
 import { assert } from '../util/assert.js'
-import { ByteReader, ByteWriter, textEncoder } from './byte-io.js'
+import { ByteReader, ByteWriter, textEncoder } from '../util/byte-io.js'
 import { type HandshakeRejectReason, ProtocolError } from './errors.js'
 import { encodeFrame } from './frame-codec.js'
 
@@ -33,7 +33,7 @@ export const FrameType = {
 export const protocolVersion = 1
 
 function reader(bytes: Uint8Array, what: string): ByteReader {
-  return new ByteReader(bytes, (reason) => {
+  return new ByteReader(bytes, 'big', (reason) => {
     throw new ProtocolError(`${what}: ${reason}`)
   })
 }
@@ -50,7 +50,7 @@ export function encodeHandshake(handshake: {
 }): Uint8Array {
   const clusterId = textEncoder.encode(handshake.clusterId)
   assert(clusterId.byteLength <= 0xffff, 'cluster id longer than 65535 bytes')
-  const writer = new ByteWriter(1 + 8 + 2 + clusterId.byteLength)
+  const writer = new ByteWriter(1 + 8 + 2 + clusterId.byteLength, 'big')
   writer.u8(protocolVersion)
   writer.u64(handshake.nodeId, 'node id')
   writer.u16(clusterId.byteLength)
@@ -69,7 +69,7 @@ export function decodeHandshake(payload: Uint8Array): Handshake {
 }
 
 export function encodeHandshakeAccept(nodeId: NodeId): Uint8Array {
-  const writer = new ByteWriter(8)
+  const writer = new ByteWriter(8, 'big')
   writer.u64(nodeId, 'node id')
   return encodeFrame(FrameType.handshakeAccept, writer.done())
 }
@@ -85,7 +85,7 @@ const rejectReasons: readonly HandshakeRejectReason[] = ['clusterMismatch', 'ver
 
 export function encodeHandshakeReject(reason: HandshakeRejectReason, detail: string): Uint8Array {
   const text = textEncoder.encode(detail)
-  const writer = new ByteWriter(1 + text.byteLength)
+  const writer = new ByteWriter(1 + text.byteLength, 'big')
   writer.u8(rejectReasons.indexOf(reason))
   writer.raw(text)
   return encodeFrame(FrameType.handshakeReject, writer.done())
@@ -111,7 +111,7 @@ export interface RpcRequest {
 export function encodeRpcRequest(request: RpcRequest): Uint8Array {
   const method = textEncoder.encode(request.method)
   assert(method.byteLength <= 0xffff, 'rpc method name longer than 65535 bytes')
-  const writer = new ByteWriter(4 + 2 + method.byteLength + request.body.byteLength)
+  const writer = new ByteWriter(4 + 2 + method.byteLength + request.body.byteLength, 'big')
   writer.u32(request.requestId)
   writer.u16(method.byteLength)
   writer.raw(method)
@@ -133,7 +133,7 @@ export type RpcResponse =
 
 export function encodeRpcResponse(response: RpcResponse): Uint8Array {
   if (response.ok) {
-    const writer = new ByteWriter(5 + response.body.byteLength)
+    const writer = new ByteWriter(5 + response.body.byteLength, 'big')
     writer.u32(response.requestId)
     writer.u8(0)
     writer.raw(response.body)
@@ -141,7 +141,7 @@ export function encodeRpcResponse(response: RpcResponse): Uint8Array {
   }
   const code = textEncoder.encode(response.code.slice(0, 200))
   const message = textEncoder.encode(response.message)
-  const writer = new ByteWriter(5 + 2 + code.byteLength + message.byteLength)
+  const writer = new ByteWriter(5 + 2 + code.byteLength + message.byteLength, 'big')
   writer.u32(response.requestId)
   writer.u8(1)
   writer.u16(code.byteLength)

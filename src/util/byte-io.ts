@@ -1,10 +1,14 @@
-import { assert } from '../util/assert.js'
+import { assert } from './assert.js'
 
 /**
- * Big-endian (network order) readers and writers for the transport's binary formats. Integers that are
- * terms, indexes or node ids travel as u64 and must be non-negative safe integers in memory: a larger value
- * on the wire is a decode failure, never a silently rounded number.
+ * Readers and writers for TQLite's binary formats: the transport's wire formats (big-endian, network order)
+ * and `src/storage`'s file formats (little-endian). The byte order is part of each format, so every writer
+ * and reader names it. Integers that are terms, indexes or node ids are u64 in the bytes and must be
+ * non-negative safe integers in memory: a larger value is a decode failure, never a silently rounded number.
  */
+
+/** `big`: the transport's wire formats; `little`: the storage file formats. */
+export type ByteOrder = 'big' | 'little'
 
 const twoTo32 = 0x1_0000_0000
 /** The high 32 bits of Number.MAX_SAFE_INTEGER. */
@@ -18,11 +22,13 @@ const textDecoder = new TextDecoder('utf-8', { fatal: true })
 export class ByteWriter {
   readonly bytes: Uint8Array
   readonly #view: DataView
+  readonly #littleEndian: boolean
   #offset = 0
 
-  constructor(size: number) {
+  constructor(size: number, order: ByteOrder) {
     this.bytes = new Uint8Array(size)
     this.#view = new DataView(this.bytes.buffer)
+    this.#littleEndian = order === 'little'
   }
 
   u8(value: number): void {
@@ -31,19 +37,22 @@ export class ByteWriter {
   }
 
   u16(value: number): void {
-    this.#view.setUint16(this.#offset, value)
+    this.#view.setUint16(this.#offset, value, this.#littleEndian)
     this.#offset += 2
   }
 
   u32(value: number): void {
-    this.#view.setUint32(this.#offset, value)
+    this.#view.setUint32(this.#offset, value, this.#littleEndian)
     this.#offset += 4
   }
 
   u64(value: number, field: string): void {
     assert(Number.isSafeInteger(value) && value >= 0, `${field} ${value} is not a non-negative safe integer`)
-    this.#view.setUint32(this.#offset, Math.floor(value / twoTo32))
-    this.#view.setUint32(this.#offset + 4, value % twoTo32)
+    const high = Math.floor(value / twoTo32)
+    const low = value % twoTo32
+    const little = this.#littleEndian
+    this.#view.setUint32(this.#offset, little ? low : high, little)
+    this.#view.setUint32(this.#offset + 4, little ? high : low, little)
     this.#offset += 8
   }
 
@@ -64,17 +73,20 @@ export class ByteWriter {
 
 /**
  * Reads with bounds checks. Every failure calls `fail`, which throws the caller's typed error, so a reader
- * can serve both the message codec (`MessageDecodeError`) and the protocol frames (`ProtocolError`).
+ * can serve the message codec (`MessageDecodeError`), the protocol frames (`ProtocolError`) and the storage
+ * codecs (`DecodeError`) alike.
  */
 export class ByteReader {
   readonly #bytes: Uint8Array
   readonly #view: DataView
+  readonly #littleEndian: boolean
   readonly #fail: (reason: string) => never
   #offset = 0
 
-  constructor(bytes: Uint8Array, fail: (reason: string) => never) {
+  constructor(bytes: Uint8Array, order: ByteOrder, fail: (reason: string) => never) {
     this.#bytes = bytes
     this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    this.#littleEndian = order === 'little'
     this.#fail = fail
   }
 
@@ -101,14 +113,14 @@ export class ByteReader {
 
   u16(field: string): number {
     this.#need(2, field)
-    const value = this.#view.getUint16(this.#offset)
+    const value = this.#view.getUint16(this.#offset, this.#littleEndian)
     this.#offset += 2
     return value
   }
 
   u32(field: string): number {
     this.#need(4, field)
-    const value = this.#view.getUint32(this.#offset)
+    const value = this.#view.getUint32(this.#offset, this.#littleEndian)
     this.#offset += 4
     return value
   }
@@ -116,9 +128,12 @@ export class ByteReader {
   /** A u64 that must be a safe integer and at least `min`. */
   u64(field: string, min = 0): number {
     this.#need(8, field)
-    const high = this.#view.getUint32(this.#offset)
-    const low = this.#view.getUint32(this.#offset + 4)
+    const little = this.#littleEndian
+    const first = this.#view.getUint32(this.#offset, little)
+    const second = this.#view.getUint32(this.#offset + 4, little)
     this.#offset += 8
+    const high = little ? second : first
+    const low = little ? first : second
     if (high > safeHighMax) this.#fail(`${field} exceeds the safe integer range`)
     const value = high * twoTo32 + low
     if (value < min) this.#fail(`${field} ${value} is below ${min}`)
