@@ -9,8 +9,9 @@ import {
   UnknownOutcomeError,
 } from '../store/errors.js'
 import type { ReadLevel, Store } from '../store/store.js'
-import { parseDuration } from '../util/duration.js'
 import { encodeJson, parseJsonExact } from './json.js'
+import { QueryParamError, parseQueryParams } from './query-params.js'
+import { encodeResponse } from './result-encoding.js'
 
 export const version = 'v0.1.0'
 
@@ -46,8 +47,6 @@ class HttpError extends Error {
   }
 }
 
-const levels: readonly ReadLevel[] = ['none', 'weak', 'linearizable', 'strong', 'auto']
-
 /** Builds the request handler without listening (tests call it in process; `listen` opens the port). */
 export function createHandler(options: HttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { store, forwarder } = options
@@ -58,38 +57,43 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
     const path = url.pathname
     const method = req.method ?? 'GET'
     if (method === 'OPTIONS') return send(res, 200, '')
+    // Every request's parameters are validated as rqlite does, before routing (a bad one is a 400).
+    const params = parseQueryParams(url.search)
+    const started = process.hrtime.bigint()
+    const respond = (results: StatementResult[], shape: 'query' | 'mixed') => {
+      const totalSeconds = Number(process.hrtime.bigint() - started) / 1e9
+      const body = encodeResponse(results, {
+        associative: params.associative,
+        blobArray: params.blobArray,
+        pretty: params.pretty,
+        endpointShape: shape,
+        ...(params.timings ? { timings: { totalSeconds } } : {}),
+      })
+      send(res, 200, body, 'application/json; charset=utf-8')
+    }
     if (path.startsWith('/db/execute')) {
       if (method !== 'POST') return send(res, 405, '')
       const statements = parseStatements(req.headers['content-type'], await readBody(req, bodyBytesMax))
-      const transaction = url.searchParams.has('transaction')
+      const transaction = params.transaction
       const results = await leaderOrForward(
         url,
         res,
         () => store.execute({ statements, transaction }),
         (leader) => forwarder.execute(leader, statements, transaction),
       )
-      if (results) sendResults(res, results)
+      if (results) respond(results, 'mixed')
       return
     }
     if (path.startsWith('/db/query')) {
       if (method !== 'GET' && method !== 'POST') return send(res, 405, '')
       let statements: Batch
       if (method === 'GET') {
-        const q = url.searchParams.get('q')
-        if (q === null || q === '') throw new HttpError(400, 'query parameter not set')
-        statements = [q]
+        if (params.q === undefined || params.q === '') throw new HttpError(400, 'query parameter not set')
+        statements = [params.q]
       } else statements = parseStatements(req.headers['content-type'], await readBody(req, bodyBytesMax))
-      const levelText = url.searchParams.get('level') ?? 'weak'
-      if (!(levels as readonly string[]).includes(levelText))
-        throw new HttpError(400, `unknown level ${levelText}`)
-      const level = levelText as ReadLevel
-      const transaction = url.searchParams.has('transaction')
-      const freshnessText = url.searchParams.get('freshness')
-      let freshnessMs: number | undefined
-      if (freshnessText !== null) {
-        freshnessMs = parseDuration(freshnessText)
-        if (freshnessMs === undefined) throw new HttpError(400, 'freshness is not a valid duration')
-      }
+      const level: ReadLevel = params.level
+      const transaction = params.transaction
+      const freshnessMs = params.freshnessMs
       const request = {
         statements,
         level,
@@ -102,7 +106,7 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
         () => store.query(request),
         (leader) => forwarder.query(leader, request),
       )
-      if (results) sendResults(res, results)
+      if (results) respond(results, 'query')
       return
     }
     if (path.startsWith('/status')) return sendJson(res, statusDocument(url))
@@ -278,6 +282,8 @@ function sendError(res: ServerResponse, error: unknown, adminRoute = false): voi
     return send(res, 503, error.message, 'text/plain; charset=utf-8')
   }
   if (error instanceof HttpError) return send(res, error.status, error.message, 'text/plain; charset=utf-8')
+  if (error instanceof QueryParamError)
+    return send(res, error.status, error.message, 'text/plain; charset=utf-8')
   if (error instanceof SyntaxError) return send(res, 400, 'invalid JSON body', 'text/plain; charset=utf-8')
   if (error instanceof LeaderNotFoundError)
     return send(res, 503, 'leader not found', 'text/plain; charset=utf-8')
@@ -300,10 +306,6 @@ function send(res: ServerResponse, status: number, body: string, contentType?: s
 
 function sendJson(res: ServerResponse, value: unknown): void {
   send(res, 200, encodeJson(value), 'application/json; charset=utf-8')
-}
-
-function sendResults(res: ServerResponse, results: StatementResult[]): void {
-  sendJson(res, { results })
 }
 
 function readBody(req: IncomingMessage, bytesMax: number): Promise<string> {
