@@ -28,6 +28,10 @@ export interface Forwarder {
     request: { nodeId: number; raftAddress: string; httpAddress: string; voter: boolean },
   ): Promise<readonly { nodeId: number; raftAddress: string; httpAddress: string }[]>
   remove(raftAddress: string, nodeId: number): Promise<void>
+  /** Hands leadership to `to` (or the most up-to-date voter) on the leader; with `wait`, until done. */
+  stepDown(raftAddress: string, request: { to?: number; wait: boolean }): Promise<void>
+  /** Contacts a node; rejects when it cannot be reached within the timeout. */
+  probe(raftAddress: string, timeoutMs: number): Promise<{ version: string }>
 }
 
 export interface HttpOptions {
@@ -110,7 +114,43 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
       return
     }
     if (path.startsWith('/status')) return sendJson(res, statusDocument(url))
-    if (path.startsWith('/nodes')) return sendJson(res, nodesDocument())
+    if (path.startsWith('/nodes')) {
+      const nodes = await probeNodes(params.nonvoters, params.timeoutMs ?? 30_000)
+      if (params.ver === '2') return sendJson(res, { nodes })
+      return sendJson(res, Object.fromEntries(nodes.map((node) => [node.id, node])))
+    }
+    if (path === '/leader') {
+      if (method === 'GET') {
+        const leader = store.leader()
+        const nodes = leader ? await probeNodes(true, params.timeoutMs ?? 30_000) : []
+        const node = nodes.find((n) => n.leader)
+        if (!node) return send(res, 503, 'leader not found', 'text/plain; charset=utf-8')
+        return sendJson(res, node)
+      }
+      if (method !== 'POST') return send(res, 405, '')
+      const text = await readBody(req, bodyBytesMax)
+      let to: number | undefined
+      if (req.headers['content-type'] === 'application/json' && text.trim() !== '') {
+        const body = parseJsonExact(text) as Record<string, unknown>
+        to = Number(body.id)
+        if (!Number.isSafeInteger(to) || to <= 0) throw new HttpError(400, 'invalid request')
+      }
+      const request = { ...(to !== undefined ? { to } : {}), wait: params.wait }
+      await leaderOrForward(
+        url,
+        res,
+        async () => {
+          await store.stepDown(request)
+          return []
+        },
+        async (leader) => {
+          await forwarder.stepDown(leader, request)
+          return []
+        },
+      )
+      if (!res.headersSent) send(res, 200, '')
+      return
+    }
     if (path.startsWith('/readyz')) {
       if (url.searchParams.has('noleader')) return send(res, 200, '[+]node ok', 'text/plain; charset=utf-8')
       const ok = store.leader() !== undefined
@@ -240,27 +280,58 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
     return node ?? {}
   }
 
-  function nodesDocument(): unknown {
+  /**
+   * The members with live reachability, as rqlite's /nodes: voters only unless `nonvoters`, each contacted
+   * in parallel (this node answers for itself), fields in rqlite's order.
+   */
+  async function probeNodes(nonVoters: boolean, timeoutMs: number): Promise<Record<string, unknown>[]> {
     const status = store.status()
     const leader = store.leader()
-    const doc: Record<string, unknown> = {}
-    for (const meta of store.nodes()) {
-      const voter = status.config.voters.includes(meta.nodeId)
-      if (!voter && !status.config.nonVoters.includes(meta.nodeId)) continue
-      doc[String(meta.nodeId)] = {
-        id: String(meta.nodeId),
-        api_addr: `http://${meta.httpAddress}`,
-        addr: meta.raftAddress,
-        voter,
-        leader: leader?.id === meta.nodeId,
-      }
-    }
-    return doc
+    const members = store
+      .nodes()
+      .filter(
+        (meta) =>
+          status.config.voters.includes(meta.nodeId) ||
+          (nonVoters && status.config.nonVoters.includes(meta.nodeId)),
+      )
+      .sort((a, b) => a.nodeId - b.nodeId)
+    return Promise.all(
+      members.map(async (meta) => {
+        const started = process.hrtime.bigint()
+        let reachable = true
+        let remoteVersion = version
+        let error: string | undefined
+        if (meta.nodeId !== store.nodeId) {
+          try {
+            remoteVersion = (await forwarder.probe(meta.raftAddress, timeoutMs)).version
+          } catch (cause) {
+            reachable = false
+            remoteVersion = ''
+            error = cause instanceof Error ? cause.message : String(cause)
+          }
+        }
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9
+        return {
+          id: String(meta.nodeId),
+          ...(reachable ? { api_addr: `http://${meta.httpAddress}` } : {}),
+          addr: meta.raftAddress,
+          version: remoteVersion,
+          voter: status.config.voters.includes(meta.nodeId),
+          reachable,
+          leader: leader?.id === meta.nodeId,
+          time: seconds,
+          time_s: `${(seconds * 1000).toFixed(3)}ms`,
+          ...(error !== undefined ? { error } : {}),
+        }
+      }),
+    )
   }
 
   return (req, res) => {
     res.setHeader('X-Tqlite-Version', version)
     res.setHeader('X-Rqlite-Version', version)
+    res.setHeader('Access-Control-Allow-Methods', 'OPTIONS, GET, POST')
+    res.setHeader('Access-Control-Allow-Headers', 'Content-Type')
     const url = new URL(req.url ?? '/', 'http://localhost')
     const adminRoute = url.pathname === '/join' || url.pathname.startsWith('/remove')
     route(req, res, url).catch((error: unknown) => sendError(res, error, adminRoute))

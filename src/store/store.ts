@@ -210,6 +210,32 @@ export class Store {
     }
   }
 
+  /**
+   * Hands leadership to `to`, or to the most up-to-date other voter (rqlite's POST /leader). With `wait`,
+   * resolves once this node no longer leads.
+   */
+  async stepDown(request: { to?: NodeId; wait?: boolean; timeoutMs?: number }): Promise<void> {
+    const status = this.#replica.status()
+    if (status.role !== 'leader') throw this.#notLeader()
+    const others = status.config.voters.filter((id) => id !== this.nodeId)
+    if (others.length === 0) throw new MembershipError('no other voter to hand leadership to')
+    const to =
+      request.to ??
+      others.reduce((best, id) =>
+        (status.progress.get(id)?.match ?? 0) > (status.progress.get(best)?.match ?? 0) ? id : best,
+      )
+    const result = this.#replica.transferLeadership(to)
+    if (!result.accepted)
+      throw new MembershipError(result.detail ?? `cannot transfer leadership: ${result.reason}`)
+    if (!request.wait) return
+    const deadline = this.#now() + (request.timeoutMs ?? this.#applyTimeout())
+    while (this.#replica.status().role === 'leader') {
+      if (this.#now() > deadline)
+        throw new StoreError('TQ_ERR_TRANSFER_TIMEOUT', `leadership not handed to ${to} in time`)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+
   async remove(nodeId: NodeId, timeoutMs?: number): Promise<void> {
     if (!this.isLeader()) throw this.#notLeader()
     if (nodeId === this.nodeId)

@@ -137,6 +137,32 @@ test('SIGTERM on the leader hands leadership over before the process exits', asy
   await waitForRows(cluster.get(leaderId), acknowledged.length)
 })
 
+test('POST /leader hands leadership to the named node; GET /leader and /nodes?ver=2 report it', async () => {
+  const leaderId = await cluster.leader()
+  const follower = [...cluster.nodes.values()].find((n) => n.id !== leaderId)!
+  const target = [...cluster.nodes.keys()].find((id) => id !== leaderId)!
+  // Sent to a follower on purpose: the request is forwarded to the leader.
+  const response = await fetch(`http://${follower.httpAddr}/leader?wait`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ id: String(target) }),
+  })
+  assert.equal(response.status, 200, await response.text())
+  assert.equal(await cluster.leader(10_000), target)
+  const leader = (await getJson(follower, '/leader')) as { id: string; leader: boolean; reachable: boolean }
+  assert.equal(leader.id, String(target))
+  assert.equal(leader.leader, true)
+  const nodes = (await getJson(follower, '/nodes?ver=2')) as { nodes: { id: string; reachable: boolean }[] }
+  assert.deepEqual(
+    nodes.nodes.map((n) => [n.id, n.reachable]),
+    [
+      ['1', true],
+      ['2', true],
+      ['3', true],
+    ],
+  )
+})
+
 test('a full restart of the in-memory cluster brings every row back', async () => {
   await cluster.stopAll()
   for (const id of cluster.nodes.keys()) cluster.start(id)

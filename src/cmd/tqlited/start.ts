@@ -3,7 +3,7 @@ import type { Server } from 'node:http'
 import { join } from 'node:path'
 import { Database } from '../../db/database.js'
 import type { Batch } from '../../db/types.js'
-import { type Forwarder, createHandler, listen } from '../../http/server.js'
+import { type Forwarder, createHandler, listen, version } from '../../http/server.js'
 import { bootstrapLog } from '../../raft/index.js'
 import { systemClock } from '../../replica/ports.js'
 import { Replica } from '../../replica/replica.js'
@@ -46,7 +46,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     raftAddress: config.raftAdvAddr,
     httpAddress: config.httpAdvAddr,
   }
-  transport.handleRpc('nodeInfo', async () => pack(self))
+  transport.handleRpc('nodeInfo', async () => pack({ ...self, version }))
   let bootstrapPeers: NodeMeta[] = []
   if (fresh && config.bootstrapExpect > 0) {
     bootstrapPeers = await discoverPeers(config, transport, self, logger)
@@ -280,6 +280,10 @@ function registerClusterService(transport: TcpTransport, store: Store): void {
     return pack({ nodes: store.nodes() })
   })
   transport.handleRpc('nodes', async () => pack({ nodes: store.nodes() }))
+  transport.handleRpc('stepDown', async (body) => {
+    await store.stepDown(unpack<{ to?: number; wait: boolean }>(body))
+    return pack({})
+  })
   transport.handleRpc('remove', async (body) => {
     await store.remove(unpack<{ nodeId: number }>(body).nodeId)
     return pack({})
@@ -310,6 +314,15 @@ function createForwarder(transport: TcpTransport): Forwarder {
     },
     async remove(address, nodeId) {
       await call(address, 'remove', { nodeId })
+    },
+    async stepDown(address, request) {
+      await call(address, 'stepDown', request)
+    },
+    async probe(address, timeoutMs) {
+      const info = unpack<{ version?: string }>(
+        await transport.rpc(address, 'nodeInfo', pack({}), { timeoutMs }),
+      )
+      return { version: info.version ?? '' }
     },
   }
 }
@@ -361,7 +374,7 @@ async function joinCluster(config: NodeConfig, transport: TcpTransport, logger: 
 }
 
 async function membersOverHttp(url: string): Promise<NodeMeta[]> {
-  const response = await fetch(new URL('/nodes', url))
+  const response = await fetch(new URL('/nodes?nonvoters&timeout=2s', url))
   if (response.status !== 200) throw new Error(`GET /nodes: ${response.status}`)
   const nodes = (await response.json()) as Record<string, { id: string; addr: string; api_addr?: string }>
   return Object.values(nodes).map((n) => ({
