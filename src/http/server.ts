@@ -1,4 +1,5 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
+import { gzipSync } from 'node:zlib'
 import type { Batch, StatementResult } from '../db/types.js'
 import {
   LeaderNotFoundError,
@@ -30,6 +31,8 @@ export interface Forwarder {
   remove(raftAddress: string, nodeId: number): Promise<void>
   /** Hands leadership to `to` (or the most up-to-date voter) on the leader; with `wait`, until done. */
   stepDown(raftAddress: string, request: { to?: number; wait: boolean }): Promise<void>
+  backup(raftAddress: string): Promise<Uint8Array>
+  load(raftAddress: string, body: Uint8Array): Promise<StatementResult[]>
   /** Contacts a node; rejects when it cannot be reached within the timeout. */
   probe(raftAddress: string, timeoutMs: number): Promise<{ version: string }>
 }
@@ -111,6 +114,44 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
         (leader) => forwarder.query(leader, request),
       )
       if (results) respond(results, 'query')
+      return
+    }
+    if (path.startsWith('/db/backup')) {
+      if (method !== 'GET') return send(res, 405, '')
+      if (params.fmt !== 'binary')
+        throw new HttpError(400, `fmt=${params.fmt} is not supported yet: use fmt=binary`)
+      if (params.vacuum) throw new HttpError(400, 'vacuum is not supported yet')
+      let image: Uint8Array | undefined
+      await leaderOrForward(
+        url,
+        res,
+        async () => {
+          image = await store.backup({ noLeader: params.noleader })
+          return []
+        },
+        async (leader) => {
+          image = await forwarder.backup(leader)
+          return []
+        },
+      )
+      if (res.headersSent || !image) return
+      const body = params.compress ? gzipSync(image) : image
+      res.setHeader('Content-Type', 'application/octet-stream')
+      res.statusCode = 200
+      res.end(body)
+      return
+    }
+    if (path.startsWith('/db/load')) {
+      if (method !== 'POST') return send(res, 405, '')
+      const body = await readBytes(req, bodyBytesMax)
+      if (body.byteLength === 0) throw new HttpError(400, 'no data to load')
+      const results = await leaderOrForward(
+        url,
+        res,
+        () => store.load(body),
+        (leader) => forwarder.load(leader, body),
+      )
+      if (results) respond(results, 'mixed')
       return
     }
     if (path.startsWith('/status')) return sendJson(res, statusDocument(url))
@@ -379,7 +420,11 @@ function sendJson(res: ServerResponse, value: unknown): void {
   send(res, 200, encodeJson(value), 'application/json; charset=utf-8')
 }
 
-function readBody(req: IncomingMessage, bytesMax: number): Promise<string> {
+async function readBody(req: IncomingMessage, bytesMax: number): Promise<string> {
+  return (await readBytes(req, bytesMax)).toString('utf8')
+}
+
+function readBytes(req: IncomingMessage, bytesMax: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let bytes = 0
@@ -392,7 +437,7 @@ function readBody(req: IncomingMessage, bytesMax: number): Promise<string> {
       }
       chunks.push(chunk)
     })
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    req.on('end', () => resolve(Buffer.concat(chunks)))
     req.on('error', reject)
   })
 }

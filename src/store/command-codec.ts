@@ -29,6 +29,11 @@ export type Command =
       readonly raftAddress: string
       readonly httpAddress: string
     }
+  | {
+      /** Replaces the whole database with a SQLite image (`/db/load`, `/boot`). */
+      readonly kind: 'load'
+      readonly image: Uint8Array
+    }
 
 // int64AsType 'auto': integers beyond ±2^53 come back as BigInt, so SQL parameters stay exact.
 // msgpackr 2.1 accepts 'auto' at run time (verified) though its typings list only the three fixed modes.
@@ -50,7 +55,7 @@ export function decodeCommand(data: Uint8Array): Command {
     throw new CommandDecodeError('log entry is not a TQLite command')
   }
   const kind = (value as { kind: unknown }).kind
-  if (kind !== 'execute' && kind !== 'query' && kind !== 'nodeMeta') {
+  if (kind !== 'execute' && kind !== 'query' && kind !== 'nodeMeta' && kind !== 'load') {
     throw new CommandDecodeError(`unknown command kind ${String(kind)}`)
   }
   return value as Command

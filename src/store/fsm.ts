@@ -15,7 +15,7 @@ export interface FsmDatabase {
     options: { transaction: boolean },
   ): Promise<StatementResult[]>
   serialize(): Promise<Uint8Array>
-  restore(image: Uint8Array): Promise<unknown>
+  restore(image: Uint8Array, options?: { index?: number }): Promise<unknown>
 }
 
 export interface NodeMeta {
@@ -113,6 +113,10 @@ export class Fsm implements ReplicaStateMachine {
         // Only a waiting request needs the rows; the read changes nothing, so other replicas skip it.
         if (!this.#waiters.has(index)) return []
         return this.#db.query(command.statements, { transaction: command.transaction })
+      case 'load':
+        // Recorded with the entry's index, so the database says which entry it reflects.
+        await this.#db.restore(command.image, { index })
+        return []
       case 'nodeMeta': {
         const meta = {
           nodeId: command.nodeId,

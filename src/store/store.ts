@@ -39,6 +39,7 @@ export interface StoreOptions {
   readonly httpAddress: string
   readonly local: {
     query(statements: Batch, options: { transaction: boolean }): Promise<StatementResult[]>
+    serialize(): Promise<Uint8Array>
   }
   readonly applyTimeoutMs?: number
   readonly now?: () => number
@@ -236,6 +237,26 @@ export class Store {
     }
   }
 
+  /** A consistent copy of the database (a SQLite file image), read on the leader unless `noLeader`. */
+  async backup(options: { noLeader?: boolean } = {}): Promise<Uint8Array> {
+    if (!options.noLeader && !this.isLeader()) throw this.#notLeader()
+    return this.#options.local.serialize()
+  }
+
+  /**
+   * Replaces the database through the log (every replica loads the same bytes): a SQLite file image is
+   * loaded whole; anything else is run as SQL text (a dump) in one entry.
+   */
+  async load(body: Uint8Array, timeoutMs?: number): Promise<StatementResult[]> {
+    if (!this.isLeader()) throw this.#notLeader()
+    if (isSqliteImage(body)) {
+      await this.#proposeAndWait(encodeCommand({ kind: 'load', image: body }), timeoutMs)
+      return []
+    }
+    const sql = new TextDecoder('utf-8', { fatal: true }).decode(body)
+    return this.execute({ statements: [sql], ...(timeoutMs !== undefined ? { timeoutMs } : {}) })
+  }
+
   async remove(nodeId: NodeId, timeoutMs?: number): Promise<void> {
     if (!this.isLeader()) throw this.#notLeader()
     if (nodeId === this.nodeId)
@@ -389,4 +410,12 @@ export class Store {
   #applyTimeout(): number {
     return this.#options.applyTimeoutMs ?? 10_000
   }
+}
+
+const sqliteHeader = new TextEncoder().encode('SQLite format 3\0')
+
+/** Whether `bytes` start with the SQLite database file header. */
+export function isSqliteImage(bytes: Uint8Array): boolean {
+  if (bytes.byteLength < sqliteHeader.byteLength) return false
+  return sqliteHeader.every((byte, i) => bytes[i] === byte)
 }

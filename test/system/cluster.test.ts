@@ -163,6 +163,42 @@ test('POST /leader hands leadership to the named node; GET /leader and /nodes?ve
   )
 })
 
+test('a backup taken through a follower loads into another cluster, and SQL text loads too', async () => {
+  const leaderId = await cluster.leader()
+  const follower = [...cluster.nodes.values()].find((n) => n.id !== leaderId)!
+  const response = await fetch(`http://${follower.httpAddr}/db/backup`)
+  assert.equal(response.status, 200)
+  const image = Buffer.from(await response.arrayBuffer())
+  assert.equal(image.subarray(0, 16).toString('latin1'), 'SQLite format 3\0')
+
+  const other = await Cluster.create()
+  try {
+    const node = await other.add(1)
+    await ready(node)
+    const loaded = await fetch(`http://${node.httpAddr}/db/load`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body: image,
+    })
+    assert.equal(loaded.status, 200, await loaded.text())
+    const values = await query(node, 'SELECT v FROM t ORDER BY v', 'strong')
+    assert.deepEqual(
+      values.results[0]?.values?.map((row) => row[0]),
+      [...acknowledged].sort((a, b) => a - b),
+    )
+    const sql = await fetch(`http://${node.httpAddr}/db/load`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'text/plain' },
+      body: "CREATE TABLE extra (x TEXT); INSERT INTO extra VALUES ('dump');",
+    })
+    assert.equal(sql.status, 200, await sql.text())
+    const extra = await query(node, 'SELECT x FROM extra', 'strong')
+    assert.deepEqual(extra.results[0]?.values, [['dump']])
+  } finally {
+    await other.destroy()
+  }
+})
+
 test('a full restart of the in-memory cluster brings every row back', async () => {
   await cluster.stopAll()
   for (const id of cluster.nodes.keys()) cluster.start(id)

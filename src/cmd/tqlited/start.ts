@@ -280,6 +280,8 @@ function registerClusterService(transport: TcpTransport, store: Store): void {
     return pack({ nodes: store.nodes() })
   })
   transport.handleRpc('nodes', async () => pack({ nodes: store.nodes() }))
+  transport.handleRpc('backup', async () => store.backup())
+  transport.handleRpc('load', async (body) => pack({ results: await store.load(body) }))
   transport.handleRpc('stepDown', async (body) => {
     await store.stepDown(unpack<{ to?: number; wait: boolean }>(body))
     return pack({})
@@ -314,6 +316,25 @@ function createForwarder(transport: TcpTransport): Forwarder {
     },
     async remove(address, nodeId) {
       await call(address, 'remove', { nodeId })
+    },
+    async backup(address) {
+      try {
+        return await transport.rpc(address, 'backup', pack({}), { timeoutMs: forwardTimeoutMs })
+      } catch (error) {
+        if (error instanceof RpcRemoteError) throw new Error(error.message, { cause: error })
+        throw error
+      }
+    },
+    async load(address, body) {
+      try {
+        const reply = await transport.rpc(address, 'load', body, { timeoutMs: forwardTimeoutMs })
+        return unpack<{ results: never[] }>(reply).results
+      } catch (error) {
+        if (error instanceof RpcTimeoutError)
+          throw new UnknownOutcomeError('forwarded load timed out', { cause: error })
+        if (error instanceof RpcRemoteError) throw new Error(error.message, { cause: error })
+        throw error
+      }
     },
     async stepDown(address, request) {
       await call(address, 'stepDown', request)
