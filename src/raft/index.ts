@@ -1,6 +1,6 @@
 export { bootstrapLog } from './bootstrap.js'
 export { describeEntry, describeMessage, describeReady } from './describe.js'
-export { type LogReader, entryBytes } from './log-reader.js'
+export { type LogReader, entryBytes, limitEntryBytes } from './log-reader.js'
 export { applyConfChange, isMember, isVoter, members } from './membership.js'
 export { MemoryLog } from './memory-log.js'
 export * from './message.js'

@@ -32,3 +32,14 @@ export function entryBytes(entry: Entry): number {
       return 24
   }
 }
+
+/** The longest prefix of `entries` within `bytesMax` (always at least one entry), as `LogReader.entries` returns. */
+export function limitEntryBytes(entries: readonly Entry[], bytesMax: number | undefined): readonly Entry[] {
+  if (bytesMax === undefined) return entries
+  let bytes = 0
+  for (let i = 0; i < entries.length; i++) {
+    bytes += entryBytes(entries[i]!)
+    if (bytes > bytesMax && i > 0) return entries.slice(0, i)
+  }
+  return entries
+}

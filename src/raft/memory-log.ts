@@ -1,5 +1,5 @@
 import { assert } from '../util/assert.js'
-import { type LogReader, entryBytes } from './log-reader.js'
+import { type LogReader, limitEntryBytes } from './log-reader.js'
 import type { ClusterConfig, Entry, HardState, Snapshot, SnapshotMeta } from './message.js'
 import { emptyHardState } from './message.js'
 
@@ -51,13 +51,7 @@ export class MemoryLog implements LogReader {
     )
     const offset = this.#snapshot.meta.index + 1
     const slice = this.#entries.slice(from - offset, to - offset)
-    if (range.bytesMax === undefined) return slice
-    let bytes = 0
-    for (let i = 0; i < slice.length; i++) {
-      bytes += entryBytes(slice[i]!)
-      if (bytes > range.bytesMax && i > 0) return slice.slice(0, i)
-    }
-    return slice
+    return limitEntryBytes(slice, range.bytesMax)
   }
 
   // --- writes, performed by the driver ---

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { type LogReader, entryBytes } from '../raft/log-reader.js'
+import { type LogReader, limitEntryBytes } from '../raft/log-reader.js'
 import type { ClusterConfig, Entry, HardState, Snapshot, SnapshotMeta } from '../raft/message.js'
 import { emptyHardState } from '../raft/message.js'
 import { AssertionError, assert } from '../util/assert.js'
@@ -296,13 +296,7 @@ export class LogStore implements LogReader {
       `entries [${from}, ${to}) out of range`,
     )
     const slice = this.#entries.slice(from - offset, to - offset)
-    if (range.bytesMax === undefined) return slice
-    let bytes = 0
-    for (let i = 0; i < slice.length; i++) {
-      bytes += entryBytes(slice[i]!)
-      if (bytes > range.bytesMax && i > 0) return slice.slice(0, i)
-    }
-    return slice
+    return limitEntryBytes(slice, range.bytesMax)
   }
 
   // --- writes, performed by the driver ---

@@ -535,7 +535,7 @@ export class SimCluster {
       const node = pickNode()
       const roll = random.float()
       if (roll < 0.35)
-        this.#clientRead(clientId, key, node, random, (value, hint) => {
+        this.#clientRead(clientId, key, node, (value, hint) => {
           if (value !== undefined) lastRead.set(key, value)
           leaderHint = hint
           next()
@@ -548,7 +548,7 @@ export class SimCluster {
             ? { type: 'write', key, value }
             : { type: 'cas', key, expected: lastRead.get(key) ?? null, next: value }
         seq++
-        this.#clientWrite({ clientId, seq, opId, op }, node, random, (hint) => {
+        this.#clientWrite({ clientId, seq, opId, op }, node, (hint) => {
           leaderHint = hint
           seq++
           next()
@@ -562,7 +562,6 @@ export class SimCluster {
     clientId: number,
     key: string,
     node: SimNode,
-    random: Prng,
     done: (value: string | null | undefined, leaderHint: NodeId) => void,
   ): void {
     const id = this.history.invoke(clientId, key, 'read', null, this.queue.now)
@@ -586,10 +585,9 @@ export class SimCluster {
         })
       }),
     )
-    void random
   }
 
-  #clientWrite(command: KvCommand, node: SimNode, random: Prng, done: (leaderHint: NodeId) => void): void {
+  #clientWrite(command: KvCommand, node: SimNode, done: (leaderHint: NodeId) => void): void {
     const { op } = command
     const key = op.key
     const id =
@@ -648,16 +646,14 @@ export class SimCluster {
       if (finished) return
       if (this.bugs.has('retryAmbiguousWrite') && attempts < 3) {
         // The planted bug: an ambiguous failure is retried as a brand-new command (new seq).
-        const leader = this.#leader() ?? target0
+        const leader = this.#leader() ?? node
         attempt(leader, { ...command, seq: command.seq + 1000 * attempts })
         this.queue.after(clientTimeoutMs, () => finish('unknown', false, 0))
         return
       }
       finish('unknown', false, 0)
     })
-    const target0 = node
     attempt(node, command)
-    void random
   }
 
   // --- end-of-run checks ----------------------------------------------------------------------
