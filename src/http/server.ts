@@ -82,13 +82,13 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
       if (method !== 'POST') return send(res, 405, '')
       const statements = parseStatements(req.headers['content-type'], await readBody(req, bodyBytesMax))
       const transaction = params.transaction
-      const results = await leaderOrForward(
+      const outcome = await leaderOrForward(
         url,
         res,
         () => store.execute({ statements, transaction }),
         (leader) => forwarder.execute(leader, statements, transaction),
       )
-      if (results) respond(results, 'mixed')
+      if (outcome) respond(outcome.value, 'mixed')
       return
     }
     if (path.startsWith('/db/query')) {
@@ -107,13 +107,13 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
         transaction,
         ...(freshnessMs !== undefined ? { freshnessMs } : {}),
       }
-      const results = await leaderOrForward(
+      const outcome = await leaderOrForward(
         url,
         res,
         () => store.query(request),
         (leader) => forwarder.query(leader, request),
       )
-      if (results) respond(results, 'query')
+      if (outcome) respond(outcome.value, 'query')
       return
     }
     if (path.startsWith('/db/backup')) {
@@ -121,21 +121,14 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
       if (params.fmt !== 'binary')
         throw new HttpError(400, `fmt=${params.fmt} is not supported yet: use fmt=binary`)
       if (params.vacuum) throw new HttpError(400, 'vacuum is not supported yet')
-      let image: Uint8Array | undefined
-      await leaderOrForward(
+      const outcome = await leaderOrForward(
         url,
         res,
-        async () => {
-          image = await store.backup({ noLeader: params.noleader })
-          return []
-        },
-        async (leader) => {
-          image = await forwarder.backup(leader)
-          return []
-        },
+        () => store.backup({ noLeader: params.noleader }),
+        (leader) => forwarder.backup(leader),
       )
-      if (res.headersSent || !image) return
-      const body = params.compress ? gzipSync(image) : image
+      if (!outcome) return
+      const body = params.compress ? gzipSync(outcome.value) : outcome.value
       res.setHeader('Content-Type', 'application/octet-stream')
       res.statusCode = 200
       res.end(body)
@@ -145,13 +138,13 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
       if (method !== 'POST') return send(res, 405, '')
       const body = await readBytes(req, bodyBytesMax)
       if (body.byteLength === 0) throw new HttpError(400, 'no data to load')
-      const results = await leaderOrForward(
+      const outcome = await leaderOrForward(
         url,
         res,
         () => store.load(body),
         (leader) => forwarder.load(leader, body),
       )
-      if (results) respond(results, 'mixed')
+      if (outcome) respond(outcome.value, 'mixed')
       return
     }
     if (path.startsWith('/status')) return sendJson(res, statusDocument(url))
@@ -177,19 +170,13 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
         if (!Number.isSafeInteger(to) || to <= 0) throw new HttpError(400, 'invalid request')
       }
       const request = { ...(to !== undefined ? { to } : {}), wait: params.wait }
-      await leaderOrForward(
+      const outcome = await leaderOrForward(
         url,
         res,
-        async () => {
-          await store.stepDown(request)
-          return []
-        },
-        async (leader) => {
-          await forwarder.stepDown(leader, request)
-          return []
-        },
+        () => store.stepDown(request),
+        (leader) => forwarder.stepDown(leader, request),
       )
-      if (!res.headersSent) send(res, 200, '')
+      if (outcome) send(res, 200, '')
       return
     }
     if (path.startsWith('/readyz')) {
@@ -213,21 +200,17 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
       }
       const voter = body.voter !== false
       const request = { nodeId, raftAddress, httpAddress, voter }
-      let members: readonly { nodeId: number; raftAddress: string; httpAddress: string }[] = []
-      await leaderOrForward(
+      const outcome = await leaderOrForward(
         url,
         res,
         async () => {
           await store.join({ nodeId, raftAddress, httpAddress }, voter)
-          members = store.nodes()
-          return []
+          return store.nodes()
         },
-        async (leader) => {
-          members = await forwarder.join(leader, request)
-          return []
-        },
+        (leader) => forwarder.join(leader, request),
       )
-      if (res.headersSent) return
+      if (!outcome) return
+      const members = outcome.value
       // rqlite answers an empty 200; the member list is TQLite's addition for joining nodes.
       return sendJson(res, {
         nodes: members.map((m) => ({ id: String(m.nodeId), addr: m.raftAddress, http_addr: m.httpAddress })),
@@ -238,19 +221,13 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
       const body = parseJsonExact(await readBody(req, bodyBytesMax)) as Record<string, unknown>
       const nodeId = Number(body.id)
       if (!Number.isSafeInteger(nodeId) || nodeId <= 0) throw new HttpError(400, 'invalid request')
-      await leaderOrForward(
+      const outcome = await leaderOrForward(
         url,
         res,
-        async () => {
-          await store.remove(nodeId)
-          return []
-        },
-        async (leader) => {
-          await forwarder.remove(leader, nodeId)
-          return []
-        },
+        () => store.remove(nodeId),
+        (leader) => forwarder.remove(leader, nodeId),
       )
-      if (!res.headersSent) send(res, 200, '')
+      if (outcome) send(res, 200, '')
       return
     }
     send(res, 404, '')
@@ -259,16 +236,16 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
   /**
    * Runs `local` here, or on the leader through `forward` when this node is not the leader (rqlite's
    * transparent forwarding), or answers 301 with the leader's URL when the client asked for `redirect`.
-   * Returns undefined when it already answered.
+   * Returns the value, or undefined when it already answered (the redirect).
    */
-  async function leaderOrForward(
+  async function leaderOrForward<T>(
     url: URL,
     res: ServerResponse,
-    local: () => Promise<StatementResult[]>,
-    forward: (leaderRaftAddress: string) => Promise<StatementResult[]>,
-  ): Promise<StatementResult[] | undefined> {
+    local: () => Promise<T>,
+    forward: (leaderRaftAddress: string) => Promise<T>,
+  ): Promise<{ value: T } | undefined> {
     try {
-      return await local()
+      return { value: await local() }
     } catch (error) {
       if (!(error instanceof NotLeaderError)) throw error
       if (url.searchParams.has('redirect')) {
@@ -278,7 +255,7 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
         return undefined
       }
       if (!error.leaderRaftAddress) throw new LeaderNotFoundError()
-      return forward(error.leaderRaftAddress)
+      return { value: await forward(error.leaderRaftAddress) }
     }
   }
 
@@ -404,10 +381,7 @@ function sendError(res: ServerResponse, error: unknown, adminRoute = false): voi
   if (error instanceof UnknownOutcomeError || error instanceof StoreError) {
     return sendJson(res, { results: [], error: error.message, code: error.code })
   }
-  const message = error instanceof Error ? error.message : String(error)
-  if (/not leader|leader not found/.test(message))
-    return send(res, 503, 'leader not found', 'text/plain; charset=utf-8')
-  send(res, 500, message, 'text/plain; charset=utf-8')
+  send(res, 500, error instanceof Error ? error.message : String(error), 'text/plain; charset=utf-8')
 }
 
 function send(res: ServerResponse, status: number, body: string, contentType?: string): void {

@@ -10,7 +10,7 @@ import { Replica } from '../../replica/replica.js'
 import { NodeFs } from '../../storage/fs.js'
 import { LogStore } from '../../storage/log-store.js'
 import { pack, unpack } from '../../store/command-codec.js'
-import { NotLeaderError, UnknownOutcomeError } from '../../store/errors.js'
+import { LeaderNotFoundError, NotLeaderError, UnknownOutcomeError } from '../../store/errors.js'
 import { Fsm, type NodeMeta } from '../../store/fsm.js'
 import { type ReadLevel, Store } from '../../store/store.js'
 import { RpcRemoteError, RpcTimeoutError, TcpTransport } from '../../transport/index.js'
@@ -167,7 +167,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       stopping = true
       clearInterval(snapshotTimer)
       clearInterval(reapTimer)
-      await handOverLeadership(replica, logger)
+      await handOverLeadership(store, logger)
       replica.stop()
       httpServer.closeAllConnections()
       await new Promise<void>((resolve) => httpServer.close(() => resolve()))
@@ -188,22 +188,15 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
  * On a graceful shutdown a leader hands leadership to the most up-to-date other voter first, so the cluster
  * does not wait out an election timeout (rqlite does the same on SIGTERM).
  */
-async function handOverLeadership(replica: Replica, logger: Logger): Promise<void> {
-  const status = replica.status()
-  if (status.role !== 'leader') return
-  const candidates = status.config.voters.filter((id) => id !== status.id)
-  if (candidates.length === 0) return
-  const target = candidates.reduce((best, id) =>
-    (status.progress.get(id)?.match ?? 0) > (status.progress.get(best)?.match ?? 0) ? id : best,
-  )
-  const result = replica.transferLeadership(target)
-  if (!result.accepted) return
-  logger.info('transferring leadership before shutdown', { to: target })
-  const deadline = Date.now() + 5_000
-  while (replica.status().role === 'leader' && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 20))
+async function handOverLeadership(store: Store, logger: Logger): Promise<void> {
+  if (!store.isLeader() || store.status().config.voters.length < 2) return
+  logger.info('transferring leadership before shutdown')
+  try {
+    await store.stepDown({ wait: true, timeoutMs: 5_000 })
+    logger.info('leadership handed over', { leader: store.status().leaderId })
+  } catch (error) {
+    logger.warn('could not hand leadership over', { error: String(error) })
   }
-  logger.info('leadership handed over', { leader: replica.status().leaderId })
 }
 
 /**
@@ -293,17 +286,33 @@ function registerClusterService(transport: TcpTransport, store: Store): void {
 }
 
 function createForwarder(transport: TcpTransport): Forwarder {
-  // A forwarded request is never retried: after a timeout its outcome is unknown (rqlite #1628).
-  const call = async (address: string, method: string, body: unknown): Promise<unknown> => {
+  /**
+   * One RPC to the leader. A forwarded request is never retried: after a timeout the outcome of a write is
+   * unknown (rqlite #1628). A leader that lost leadership meanwhile answers with its not-leader code.
+   */
+  const forward = async (
+    address: string,
+    method: string,
+    body: Uint8Array,
+    write: boolean,
+  ): Promise<Uint8Array> => {
     try {
-      return unpack(await transport.rpc(address, method, pack(body), { timeoutMs: forwardTimeoutMs }))
+      return await transport.rpc(address, method, body, { timeoutMs: forwardTimeoutMs })
     } catch (error) {
-      if (error instanceof RpcTimeoutError)
-        throw new UnknownOutcomeError('forwarded request timed out', { cause: error })
-      if (error instanceof RpcRemoteError) throw new Error(error.message, { cause: error })
+      if (write && error instanceof RpcTimeoutError) {
+        throw new UnknownOutcomeError(`forwarded ${method} timed out`, { cause: error })
+      }
+      if (error instanceof RpcRemoteError) {
+        if (error.remoteCode === 'TQ_ERR_NOT_LEADER' || error.remoteCode === 'TQ_ERR_LEADER_NOT_FOUND') {
+          throw new LeaderNotFoundError()
+        }
+        throw new Error(error.message, { cause: error })
+      }
       throw error
     }
   }
+  const call = async (address: string, method: string, body: unknown): Promise<unknown> =>
+    unpack(await forward(address, method, pack(body), true))
   return {
     async execute(address, statements, transaction) {
       return ((await call(address, 'execute', { statements, transaction })) as { results: never[] }).results
@@ -318,23 +327,10 @@ function createForwarder(transport: TcpTransport): Forwarder {
       await call(address, 'remove', { nodeId })
     },
     async backup(address) {
-      try {
-        return await transport.rpc(address, 'backup', pack({}), { timeoutMs: forwardTimeoutMs })
-      } catch (error) {
-        if (error instanceof RpcRemoteError) throw new Error(error.message, { cause: error })
-        throw error
-      }
+      return forward(address, 'backup', pack({}), false)
     },
     async load(address, body) {
-      try {
-        const reply = await transport.rpc(address, 'load', body, { timeoutMs: forwardTimeoutMs })
-        return unpack<{ results: never[] }>(reply).results
-      } catch (error) {
-        if (error instanceof RpcTimeoutError)
-          throw new UnknownOutcomeError('forwarded load timed out', { cause: error })
-        if (error instanceof RpcRemoteError) throw new Error(error.message, { cause: error })
-        throw error
-      }
+      return unpack<{ results: never[] }>(await forward(address, 'load', body, true)).results
     },
     async stepDown(address, request) {
       await call(address, 'stepDown', request)
