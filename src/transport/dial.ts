@@ -1,4 +1,4 @@
-import { connect } from 'node:net'
+import { connect, isIP } from 'node:net'
 import type { NodeId } from '../raft/message.js'
 import { type RaftAddress, parseAddress } from './address.js'
 import { ConnectError, HandshakeRejectedError, ProtocolError, describeError } from './errors.js'
@@ -15,6 +15,21 @@ export interface DialOptions {
   readonly connectTimeoutMs: number
   readonly frameBytesMax: number
   readonly stats: TransportStats
+  /** The host this node listens on; outgoing connections start from it when it is a specific IP. */
+  readonly bindHost?: string | undefined
+}
+
+/**
+ * The local address an outgoing connection binds to: the node's own listen host when that is a specific IP
+ * (not a wildcard, not a name) of the target's family, so a peer, or a proxy in front of it, can tell which
+ * node is calling from the source address. Otherwise the kernel's choice.
+ */
+export function dialLocalAddress(bindHost: string | undefined, targetHost: string): string | undefined {
+  if (bindHost === undefined) return undefined
+  const family = isIP(bindHost)
+  if (family === 0 || bindHost === '0.0.0.0' || bindHost === '::') return undefined
+  const targetFamily = isIP(targetHost)
+  return targetFamily === 0 || targetFamily === family ? bindHost : undefined
 }
 
 /**
@@ -65,7 +80,13 @@ export function dial(options: DialOptions, handlers: FramedSocketHandlers): Prom
       framed.setHandlers(handlers)
       resolve(framed)
     }
-    const framed = new FramedSocket(connect({ host: hostPort.host, port: hostPort.port }), {
+    const localAddress = dialLocalAddress(options.bindHost, hostPort.host)
+    const socket = connect({
+      host: hostPort.host,
+      port: hostPort.port,
+      ...(localAddress === undefined ? {} : { localAddress, family: isIP(localAddress) }),
+    })
+    const framed = new FramedSocket(socket, {
       frameBytesMax: options.frameBytesMax,
       stats,
       handlers: {

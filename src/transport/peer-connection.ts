@@ -36,6 +36,8 @@ export interface PeerConnectionOptions {
   readonly random: () => number
   readonly stats: TransportStats
   readonly logger: Logger
+  /** The transport's listen host once known (see `dialLocalAddress`). */
+  readonly bindHost?: () => string | undefined
 }
 
 /**
@@ -133,6 +135,7 @@ export class PeerConnection {
         connectTimeoutMs: options.connectTimeoutMs,
         frameBytesMax: options.frameBytesMax,
         stats: options.stats,
+        bindHost: options.bindHost?.(),
       },
       {
         onFrame(frame) {

@@ -26,6 +26,8 @@ export interface RpcClientOptions {
   readonly idleMs: number
   readonly stats: TransportStats
   readonly logger: Logger
+  /** The transport's listen host once known (see `dialLocalAddress`). */
+  readonly bindHost?: () => string | undefined
 }
 
 interface PendingCall {
@@ -128,6 +130,7 @@ export class RpcClient {
         connectTimeoutMs: options.connectTimeoutMs,
         frameBytesMax: options.frameBytesMax,
         stats: options.stats,
+        bindHost: options.bindHost?.(),
       },
       {
         onFrame: (frame) => {

@@ -81,6 +81,8 @@ export class TcpTransport {
   #messageHandler: ((message: Message) => void) | undefined
   #server: Server | undefined
   #listenAddress: RaftAddress | undefined
+  /** The host given to `listen`: outgoing connections bind to it when it is a specific IP (dial.ts). */
+  #bindHost: string | undefined
   #closed = false
 
   constructor(options: TcpTransportOptions) {
@@ -117,6 +119,7 @@ export class TcpTransport {
       idleMs: this.#options.rpcIdleMs,
       stats: this.#stats,
       logger: this.#logger,
+      bindHost: () => this.#bindHost,
     })
   }
 
@@ -159,6 +162,7 @@ export class TcpTransport {
         const bound = server.address()
         assert(bound !== null && typeof bound === 'object', 'a TCP server has an address object')
         this.#listenAddress = formatAddress({ host: bound.address, port: bound.port })
+        this.#bindHost = hostPort.host
         this.#logger.info('listening', { address: this.#listenAddress, nodeId: this.nodeId })
         resolve(this.#listenAddress)
       })
@@ -209,6 +213,7 @@ export class TcpTransport {
         random: o.random,
         stats: this.#stats,
         logger: this.#logger,
+        bindHost: () => this.#bindHost,
       }),
     )
   }
