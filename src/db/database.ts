@@ -14,6 +14,7 @@ import type { RunOptions, WireStatement } from './executor.js'
 import type { WorkerConfig, WorkerReply, WorkerReplyValues, WorkerRequest } from './protocol.js'
 import type {
   Batch,
+  DumpOptions,
   ExecuteOptions,
   NamedParams,
   ParamValue,
@@ -21,6 +22,7 @@ import type {
   RequestOptions,
   RestoreOptions,
   Seed,
+  SerializeOptions,
   StatementResult,
 } from './types.js'
 
@@ -40,11 +42,17 @@ type RequestType = keyof WorkerReplyValues
 interface Pending {
   readonly resolve: (value: unknown) => void
   readonly reject: (error: DbError) => void
+  readonly onProgress?: DumpOptions['onProgress']
 }
 
 type RequestBody =
   | { readonly type: 'run'; readonly batch: readonly WireStatement[]; readonly options: RunOptions }
-  | { readonly type: 'serialize' }
+  | {
+      readonly type: 'serialize'
+      readonly vacuum?: boolean
+      readonly journalMode?: 'wal' | 'delete'
+    }
+  | { readonly type: 'dump'; readonly tables?: readonly string[] }
   | { readonly type: 'restore'; readonly image: Uint8Array; readonly index?: number }
   | { readonly type: 'appliedIndex' }
   | { readonly type: 'close' }
@@ -163,10 +171,40 @@ export class Database {
     return this.#run(batch, runOptions)
   }
 
-  /** The database image (a SQLite file's bytes, rollback-journal header) for a Raft snapshot or a backup. */
-  async serialize(): Promise<Buffer> {
-    const image = await this.#send<'serialize'>({ type: 'serialize' }, [])
+  /**
+   * The database image (a SQLite file's bytes) for a Raft snapshot or a backup. By default exactly the
+   * pages as they are, with the rollback-journal header; `vacuum` gives a compacted copy (the live database
+   * is not changed) and `journalMode: 'wal'` marks the image as a WAL database (header bytes 18–19 = 2).
+   */
+  async serialize(options: SerializeOptions = {}): Promise<Buffer> {
+    const body = checkSerializeOptions(options)
+    const image = await this.#send<'serialize'>(body, [])
     return Buffer.from(image.buffer, image.byteOffset, image.byteLength)
+  }
+
+  /**
+   * The database as SQL text, in the sqlite3 shell's `.dump` layout (`PRAGMA foreign_keys=OFF;`,
+   * `BEGIN TRANSACTION;`, tables with their rows, views, triggers, indexes, `COMMIT;`). Every value reloads
+   * bit-identical when the text is run as one statement string (`execute([text], …)`, as `/db/load` does).
+   * Not included: `_tqlite_meta` (the applied index is this replica's), shadow tables of virtual tables.
+   * Built in the worker; the text is one string, so it is bounded by V8's string limit (about 512 MiB).
+   */
+  async dump(options: DumpOptions = {}): Promise<string> {
+    if (typeof options !== 'object' || options === null) {
+      throw new DbError('TQ_ERR_DB_BAD_OPTIONS', 'dump options must be an object')
+    }
+    const { tables, onProgress } = options
+    if (
+      tables !== undefined &&
+      (!Array.isArray(tables) || !tables.every((name: unknown) => typeof name === 'string'))
+    ) {
+      throw new DbError('TQ_ERR_DB_BAD_OPTIONS', 'tables must be an array of strings')
+    }
+    if (onProgress !== undefined && typeof onProgress !== 'function') {
+      throw new DbError('TQ_ERR_DB_BAD_OPTIONS', 'onProgress must be a function')
+    }
+    const body = { type: 'dump' as const, ...(tables === undefined ? {} : { tables: [...tables] }) }
+    return this.#send<'dump'>(body, [], onProgress)
   }
 
   /**
@@ -228,6 +266,7 @@ export class Database {
   #send<T extends RequestType>(
     body: RequestBody & { type: T },
     transfer: ArrayBuffer[],
+    onProgress?: DumpOptions['onProgress'],
   ): Promise<WorkerReplyValues[T]> {
     if (this.#state === 'failed') return Promise.reject(this.#failure ?? workerFailed('unknown'))
     if (this.#state !== 'open')
@@ -236,7 +275,11 @@ export class Database {
     const request = { ...body, id } as WorkerRequest
     return new Promise<WorkerReplyValues[T]>((resolve, reject) => {
       // The reply's type is fixed by the request type (WorkerReplyValues); the worker is our own code.
-      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject })
+      this.#pending.set(id, {
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        ...(onProgress === undefined ? {} : { onProgress }),
+      })
       if (this.#pending.size === 1) this.#worker.ref()
       try {
         this.#worker.postMessage(request, transfer)
@@ -252,6 +295,16 @@ export class Database {
   }
 
   #onMessage(message: WorkerReply): void {
+    if (message.type === 'progress') {
+      try {
+        this.#pending
+          .get(message.id)
+          ?.onProgress?.(message.rowsDumped, message.tablesDone, message.tablesTotal)
+      } catch {
+        // A failing progress callback is the caller's bug; it must not break the handle or the dump.
+      }
+      return
+    }
     if (message.type !== 'reply') return
     const pending = this.#settle(message.id)
     if (pending === undefined) return
@@ -295,6 +348,24 @@ function startWorker(url: URL, config: WorkerConfig): Worker {
   const tsxApi = import.meta.resolve('tsx/esm/api')
   const bootstrap = `import(${JSON.stringify(tsxApi)}).then((api) => { api.register(); return import(${JSON.stringify(url.href)}) })`
   return new Worker(bootstrap, { eval: true, workerData: config })
+}
+
+function checkSerializeOptions(options: SerializeOptions): RequestBody & { type: 'serialize' } {
+  if (typeof options !== 'object' || options === null) {
+    throw new DbError('TQ_ERR_DB_BAD_OPTIONS', 'serialize options must be an object')
+  }
+  const { vacuum, journalMode } = options
+  if (vacuum !== undefined && typeof vacuum !== 'boolean') {
+    throw new DbError('TQ_ERR_DB_BAD_OPTIONS', 'vacuum must be a boolean')
+  }
+  if (journalMode !== undefined && journalMode !== 'wal' && journalMode !== 'delete') {
+    throw new DbError('TQ_ERR_DB_BAD_OPTIONS', "journalMode must be 'wal' or 'delete'")
+  }
+  return {
+    type: 'serialize',
+    ...(vacuum === true ? { vacuum } : {}),
+    ...(journalMode === undefined ? {} : { journalMode }),
+  }
 }
 
 function checkTransaction(transaction: unknown): boolean {

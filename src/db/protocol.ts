@@ -23,7 +23,13 @@ export type WorkerRequest =
       readonly batch: readonly WireStatement[]
       readonly options: RunOptions
     }
-  | { readonly id: number; readonly type: 'serialize' }
+  | {
+      readonly id: number
+      readonly type: 'serialize'
+      readonly vacuum?: boolean
+      readonly journalMode?: 'wal' | 'delete'
+    }
+  | { readonly id: number; readonly type: 'dump'; readonly tables?: readonly string[] }
   | { readonly id: number; readonly type: 'restore'; readonly image: Uint8Array; readonly index?: number }
   | { readonly id: number; readonly type: 'appliedIndex' }
   | { readonly id: number; readonly type: 'close' }
@@ -32,6 +38,7 @@ export type WorkerRequest =
 export interface WorkerReplyValues {
   readonly run: StatementResult[]
   readonly serialize: Uint8Array
+  readonly dump: string
   readonly restore: number
   readonly appliedIndex: number
   readonly close: null
@@ -42,3 +49,11 @@ export type WorkerReply =
   | { readonly type: 'openFailed'; readonly error: DbErrorData }
   | { readonly type: 'reply'; readonly id: number; readonly ok: true; readonly value: unknown }
   | { readonly type: 'reply'; readonly id: number; readonly ok: false; readonly error: DbErrorData }
+  /** Sent while request `id` (a dump) is still running; the worker does not wait for it to be read. */
+  | {
+      readonly type: 'progress'
+      readonly id: number
+      readonly rowsDumped: number
+      readonly tablesDone: number
+      readonly tablesTotal: number
+    }

@@ -38,6 +38,8 @@ export interface SqliteStatement {
   run(...params: SqliteBindArg[]): SqliteRunResult
   get(...params: SqliteBindArg[]): unknown
   all(...params: SqliteBindArg[]): unknown[]
+  /** Steps row by row, so a dump of a big table never holds all of its rows. */
+  iterate(...params: SqliteBindArg[]): IterableIterator<unknown>
   raw(toggle?: boolean): this
   pluck(toggle?: boolean): this
   safeIntegers(toggle?: boolean): this

@@ -116,3 +116,30 @@ export interface RestoreOptions {
   /** Transfer (detach) the caller's buffer to the worker instead of copying it. */
   readonly transfer?: boolean
 }
+
+/** Options of `Database.dump`. */
+export interface DumpOptions {
+  /**
+   * Only these tables, with their indexes and triggers (and the views named here). Names compare as SQLite
+   * compares identifiers (ASCII case-insensitive); a name that matches nothing is simply absent, as in rqlite.
+   */
+  readonly tables?: readonly string[]
+  /**
+   * Progress of a long dump, reported from the worker about every 100 000 rows and after each table. Called
+   * on the main thread; the dump itself never waits for it.
+   */
+  readonly onProgress?: (rowsDumped: number, tablesDone: number, tablesTotal: number) => void
+}
+
+/** Options of `Database.serialize`. */
+export interface SerializeOptions {
+  /**
+   * A VACUUMed copy (`VACUUM INTO` a temporary file): no free pages, smaller. The live database is unchanged.
+   */
+  readonly vacuum?: boolean
+  /**
+   * Header bytes 18–19 of the image: `'delete'` (1, legacy rollback journal; the default, which any SQLite
+   * opens, also in memory) or `'wal'` (2, what an on-disk rqlite database is in). `restore` accepts both.
+   */
+  readonly journalMode?: 'wal' | 'delete'
+}

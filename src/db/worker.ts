@@ -4,11 +4,22 @@
  * (built-in date functions for `determinism.ts`), and answers `WorkerRequest`s one at a time, in order.
  */
 
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
-import { dirname } from 'node:path'
+import {
+  closeSync,
+  fsyncSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
 import BetterSqlite3 from 'better-sqlite3'
 import { installDeterminism } from './determinism.js'
+import { dumpDatabase } from './dump.js'
 import { DbError, dbErrorToData } from './errors.js'
 import { Executor } from './executor.js'
 import type { WorkerConfig, WorkerReply, WorkerRequest } from './protocol.js'
@@ -67,12 +78,22 @@ function handle(request: WorkerRequest): void {
         return
       }
       case 'serialize': {
-        const image = normalizeHeader(connection.db.serialize())
+        const image = serialize(request.vacuum === true, request.journalMode ?? 'delete')
         reply(
           request.id,
           image,
           ownsWholeBuffer(image) && image.buffer instanceof ArrayBuffer ? [image.buffer] : [],
         )
+        return
+      }
+      case 'dump': {
+        const { id } = request
+        const text = dumpDatabase(connection.db, {
+          ...(request.tables === undefined ? {} : { tables: request.tables }),
+          onProgress: (rowsDumped, tablesDone, tablesTotal) =>
+            post({ type: 'progress', id, rowsDumped, tablesDone, tablesTotal }),
+        })
+        reply(id, text, [])
         return
       }
       case 'restore':
@@ -94,6 +115,33 @@ function handle(request: WorkerRequest): void {
         ? dbErrorToData(error)
         : { code: 'TQ_ERR_DB_INTERNAL' as const, message: describe(error) }
     post({ type: 'reply', id: request.id, ok: false, error: data })
+  }
+}
+
+function serialize(vacuum: boolean, journalMode: 'wal' | 'delete'): Buffer {
+  const image = normalizeHeader(vacuum ? vacuumedImage() : connection.db.serialize())
+  if (journalMode === 'wal' && image.length >= 20) {
+    image[18] = 2
+    image[19] = 2
+  }
+  return image
+}
+
+/**
+ * `VACUUM INTO` a fresh file reads the live database and leaves it as it was (a plain VACUUM would rewrite
+ * it, and would have to be replicated). The file lives beside an on-disk database, where there is room for
+ * a copy of it, or in the temporary directory for an in-memory one.
+ */
+function vacuumedImage(): Buffer {
+  const directory = mkdtempSync(
+    config.path === null ? join(tmpdir(), 'tqlite-vacuum-') : `${config.path}.vacuum-`,
+  )
+  try {
+    const file = join(directory, 'image.db')
+    connection.db.prepare('VACUUM INTO ?').run(file)
+    return readFileSync(file)
+  } finally {
+    rmSync(directory, { recursive: true, force: true })
   }
 }
 
