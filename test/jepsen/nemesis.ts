@@ -295,6 +295,10 @@ function membershipNemesis(context: NemesisContext): Nemesis {
     name: 'membership',
     passive: false,
     async start() {
+      // With a member down, removing another could leave the new configuration without a quorum (the
+      // change takes effect when appended): the removal would hang, and that is Raft, not a bug.
+      const down = cluster.ids.filter((id) => !cluster.removed.has(id) && !cluster.serving(id))
+      if (down.length > 0) return log.event('membership', `node(s) ${down.join(',')} down: nothing removed`)
       const leader = await cluster.leaderOrUndefined(5000)
       if (leader === undefined) return log.event('membership', 'no leader: nothing removed')
       const candidates = cluster.ids.filter((id) => id !== leader && cluster.serving(id))
@@ -396,6 +400,7 @@ function diskNemesis(context: NemesisContext): Nemesis {
       const target = await pickTarget(context, 0.5)
       if (target === undefined) return log.event('disk', 'no node to fill')
       const path = join(cluster.get(target).dataDir, 'nemesis-filler')
+      cluster.note(target, 'disk nemesis: filling the file system')
       const written = await fill(path)
       filled = { id: target, path }
       log.fault('disk', `filled node ${target}'s file system (${(written / 1048576).toFixed(1)} MiB filler)`)
@@ -405,6 +410,15 @@ function diskNemesis(context: NemesisContext): Nemesis {
       const { id, path } = filled
       filled = undefined
       await rm(path, { force: true })
+      // A node that hit ENOSPC stops itself (fail-stop), which can take a while (a leader tries to hand
+      // over first): wait for the exit, then start it again.
+      const logText = await cluster.readLog(id)
+      const sinceFill = logText.slice(logText.lastIndexOf('disk nemesis: filling the file system'))
+      if (sinceFill.includes('storage failed') && cluster.alive(id)) {
+        await waitFor(async () => (cluster.alive(id) ? undefined : true), 30_000, `node ${id} to stop`).catch(
+          () => {},
+        )
+      }
       const restart = !cluster.alive(id) && !cluster.removed.has(id)
       if (restart) cluster.start(id)
       log.event(
