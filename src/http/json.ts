@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto'
 /**
  * JSON with exact 64-bit integers: a `bigint` is written as its bare digits (as rqlite writes int64), a
  * Buffer/Uint8Array as base64. Key order is insertion order, which the result objects already follow.
  */
-export function encodeJson(value: unknown): string {
+export function encodeJson(value: unknown, indent = '', depth = 0): string {
   if (value === null || value === undefined) return 'null'
   switch (typeof value) {
     case 'bigint':
@@ -17,13 +18,21 @@ export function encodeJson(value: unknown): string {
         return JSON.stringify(
           Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'),
         )
-      if (Array.isArray(value)) return `[${value.map(encodeJson).join(',')}]`
+      // With an indent: Go's json.MarshalIndent layout (rqlite's `pretty`).
+      const open = indent === '' ? '' : `\n${indent.repeat(depth + 1)}`
+      const close = indent === '' ? '' : `\n${indent.repeat(depth)}`
+      const colon = indent === '' ? ':' : ': '
+      if (Array.isArray(value)) {
+        if (value.length === 0) return '[]'
+        return `[${open}${value.map((item) => encodeJson(item, indent, depth + 1)).join(`,${open}`)}${close}]`
+      }
       const parts: string[] = []
       for (const [key, item] of Object.entries(value)) {
         if (item === undefined) continue
-        parts.push(`${JSON.stringify(key)}:${encodeJson(item)}`)
+        parts.push(`${JSON.stringify(key)}${colon}${encodeJson(item, indent, depth + 1)}`)
       }
-      return `{${parts.join(',')}}`
+      if (parts.length === 0) return '{}'
+      return `{${open}${parts.join(`,${open}`)}${close}}`
     }
     default:
       return 'null'
@@ -35,14 +44,17 @@ export function encodeJson(value: unknown): string {
  * integer literal as INTEGER without rounding). Throws SyntaxError on malformed JSON.
  */
 export function parseJsonExact(text: string): unknown {
-  // Integer literals with 16+ digits outside strings are wrapped in a marker string, then restored.
+  // Integer literals with 16+ digits outside strings are wrapped in a marker string, then restored. The
+  // marker holds a per-call nonce, so no string a client sends can be mistaken for one.
+  const marker = `\u0000int${randomBytes(6).toString('hex')}:`
   const marked = text.replace(
     /"(?:[^"\\]|\\.)*"|(-?\d{16,})(?![.\deE])/g,
-    (match, digits: string | undefined) => (digits === undefined ? match : `"\u0000bigint:${digits}"`),
+    (match, digits: string | undefined) =>
+      digits === undefined ? match : `"${marker.replace('\u0000', '\\u0000')}${digits}"`,
   )
   return JSON.parse(marked, (_key, value: unknown) => {
-    if (typeof value === 'string' && value.startsWith('\u0000bigint:')) {
-      const big = BigInt(value.slice(8))
+    if (typeof value === 'string' && value.startsWith(marker)) {
+      const big = BigInt(value.slice(marker.length))
       return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER)
         ? Number(big)
         : big

@@ -1,28 +1,40 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
 import { gzipSync } from 'node:zlib'
-import type { Batch, StatementResult } from '../db/types.js'
+import { splitStatements } from '../db/statement-splitter.js'
+import type { Batch } from '../db/types.js'
+import { checkPragmas } from '../store/disallowed-pragmas.js'
 import {
   LeaderNotFoundError,
   MembershipError,
   NotLeaderError,
+  NotSingleNodeError,
   StaleReadError,
   StoreError,
   UnknownOutcomeError,
 } from '../store/errors.js'
-import type { ReadLevel, Store } from '../store/store.js'
+import type {
+  BackupRequest,
+  ExecuteRequest,
+  MixedRequest,
+  Outcome,
+  QueryRequest,
+  Store,
+} from '../store/store.js'
+import { isSqliteImage } from '../store/store.js'
+import { WriteQueueClosedError, type WriteQueue } from '../store/write-queue.js'
 import { encodeJson, parseJsonExact } from './json.js'
-import { QueryParamError, parseQueryParams } from './query-params.js'
+import { type QueryParams, QueryParamError, parseQueryParams } from './query-params.js'
+import { HttpError, parseStatements, readBytes, readText } from './request-body.js'
 import { encodeResponse } from './result-encoding.js'
+import { type NodeDescription, statusDocument, subtree, version } from './status.js'
 
-export const version = 'v0.1.0'
+export { version }
 
 /** Sends a request that only the leader can serve to the leader over the cluster service. */
 export interface Forwarder {
-  execute(raftAddress: string, statements: Batch, transaction: boolean): Promise<StatementResult[]>
-  query(
-    raftAddress: string,
-    request: { statements: Batch; level: ReadLevel; transaction: boolean; freshnessMs?: number },
-  ): Promise<StatementResult[]>
+  execute(raftAddress: string, request: ExecuteRequest): Promise<Outcome>
+  query(raftAddress: string, request: QueryRequest): Promise<Outcome>
+  request(raftAddress: string, request: MixedRequest): Promise<Outcome>
   /** Returns the members after the join, so the new node can reach them before it applies any log. */
   join(
     raftAddress: string,
@@ -31,8 +43,8 @@ export interface Forwarder {
   remove(raftAddress: string, nodeId: number): Promise<void>
   /** Hands leadership to `to` (or the most up-to-date voter) on the leader; with `wait`, until done. */
   stepDown(raftAddress: string, request: { to?: number; wait: boolean }): Promise<void>
-  backup(raftAddress: string): Promise<Uint8Array>
-  load(raftAddress: string, body: Uint8Array): Promise<StatementResult[]>
+  backup(raftAddress: string, request: BackupRequest): Promise<Uint8Array>
+  load(raftAddress: string, body: Uint8Array): Promise<Outcome>
   /** Contacts a node; rejects when it cannot be reached within the timeout. */
   probe(raftAddress: string, timeoutMs: number): Promise<{ version: string }>
 }
@@ -43,15 +55,11 @@ export interface HttpOptions {
   readonly advertisedAddress: string
   readonly bodyBytesMax?: number
   readonly startedAt?: number
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message)
-  }
+  /** `-http-allow-origin`: sent as Access-Control-Allow-Origin when set. */
+  readonly allowOrigin?: string
+  /** Queued writes (`/db/execute?queue`); without it such requests get 503. */
+  readonly queue?: WriteQueue
+  readonly node?: NodeDescription
 }
 
 /** Builds the request handler without listening (tests call it in process; `listen` opens the port). */
@@ -59,6 +67,9 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
   const { store, forwarder } = options
   const startedAt = options.startedAt ?? Date.now()
   const bodyBytesMax = options.bodyBytesMax ?? 64 * 1024 * 1024
+  /** Requests served, by endpoint, for /debug/vars. */
+  const counters = new Map<string, number>()
+  const count = (name: string) => counters.set(name, (counters.get(name) ?? 0) + 1)
 
   async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const path = url.pathname
@@ -66,92 +77,167 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
     if (method === 'OPTIONS') return send(res, 200, '')
     // Every request's parameters are validated as rqlite does, before routing (a bad one is a 400).
     const params = parseQueryParams(url.search)
+    if (params.dbTimeoutMs !== undefined) {
+      throw new HttpError(
+        400,
+        'db_timeout is not supported by TQLite: a running SQLite statement cannot be interrupted here',
+      )
+    }
     const started = process.hrtime.bigint()
-    const respond = (results: StatementResult[], shape: 'query' | 'mixed') => {
+    const respond = (outcome: Outcome, shape: 'query' | 'mixed') => {
       const totalSeconds = Number(process.hrtime.bigint() - started) / 1e9
-      const body = encodeResponse(results, {
+      const body = encodeResponse(outcome.results, {
         associative: params.associative,
         blobArray: params.blobArray,
         pretty: params.pretty,
         endpointShape: shape,
         ...(params.timings ? { timings: { totalSeconds } } : {}),
+        ...(params.raftIndex ? { raftIndex: outcome.raftIndex } : {}),
       })
       send(res, 200, body, 'application/json; charset=utf-8')
     }
+    const forwardTimeout = params.timeoutMs ?? 30_000
+
     if (path.startsWith('/db/execute')) {
       if (method !== 'POST') return send(res, 405, '')
-      const statements = parseStatements(req.headers['content-type'], await readBody(req, bodyBytesMax))
-      const transaction = params.transaction
+      if (params.queue) return queuedExecute(req, res, params)
+      count('execute')
+      const statements = parseStatements(req.headers['content-type'], await readText(req, bodyBytesMax))
+      const request: ExecuteRequest = { statements, transaction: params.transaction }
       const outcome = await leaderOrForward(
         url,
         res,
-        () => store.execute({ statements, transaction }),
-        (leader) => forwarder.execute(leader, statements, transaction),
+        () => store.execute(request),
+        (leader) => withTimeout(forwarder.execute(leader, request), forwardTimeout, true),
       )
-      if (outcome) respond(outcome.value, 'mixed')
+      if (outcome) respond(outcome, 'mixed')
       return
     }
     if (path.startsWith('/db/query')) {
       if (method !== 'GET' && method !== 'POST') return send(res, 405, '')
+      count('query')
       let statements: Batch
       if (method === 'GET') {
-        if (params.q === undefined || params.q === '') throw new HttpError(400, 'query parameter not set')
+        if (params.q === undefined) throw new HttpError(400, 'query parameter not set')
         statements = [params.q]
-      } else statements = parseStatements(req.headers['content-type'], await readBody(req, bodyBytesMax))
-      const level: ReadLevel = params.level
-      const transaction = params.transaction
-      const freshnessMs = params.freshnessMs
-      const request = {
-        statements,
-        level,
-        transaction,
-        ...(freshnessMs !== undefined ? { freshnessMs } : {}),
-      }
+      } else statements = parseStatements(req.headers['content-type'], await readText(req, bodyBytesMax))
+      const request = readRequest(statements, params)
       const outcome = await leaderOrForward(
         url,
         res,
         () => store.query(request),
-        (leader) => forwarder.query(leader, request),
+        (leader) => withTimeout(forwarder.query(leader, request), forwardTimeout, false),
       )
-      if (outcome) respond(outcome.value, 'query')
+      if (outcome) respond(outcome, 'query')
       return
     }
-    if (path.startsWith('/db/backup')) {
-      if (method !== 'GET') return send(res, 405, '')
-      if (params.fmt !== 'binary')
-        throw new HttpError(400, `fmt=${params.fmt} is not supported yet: use fmt=binary`)
-      if (params.vacuum) throw new HttpError(400, 'vacuum is not supported yet')
+    if (path.startsWith('/db/request')) {
+      if (method !== 'POST') return send(res, 405, '')
+      count('request')
+      // JSON only (rqlite): a text/plain body is parsed as JSON too, and fails as such.
+      const statements = parseStatements(req.headers['content-type'], await readText(req, bodyBytesMax), {
+        textAllowed: false,
+      })
+      const request: MixedRequest = readRequest(statements, params)
       const outcome = await leaderOrForward(
         url,
         res,
-        () => store.backup({ noLeader: params.noleader }),
-        (leader) => forwarder.backup(leader),
+        () => store.request(request),
+        (leader) => withTimeout(forwarder.request(leader, request), forwardTimeout, true),
+      )
+      if (outcome) respond(outcome, 'mixed')
+      return
+    }
+    if (path.startsWith('/db/sql')) {
+      if (method !== 'GET' && method !== 'POST') return send(res, 405, '')
+      count('sql')
+      let statements: Batch
+      if (method === 'GET') {
+        if (params.q === undefined) throw new HttpError(400, 'query parameter not set')
+        statements = [params.q]
+      } else statements = parseStatements(req.headers['content-type'], await readText(req, bodyBytesMax))
+      return sendJson(res, { results: await explainStatements(statements) }, params.pretty)
+    }
+    if (path.startsWith('/db/backup')) {
+      if (method !== 'GET') return send(res, 405, '')
+      count('backup')
+      if (params.vacuum && params.fmt !== 'binary')
+        throw new HttpError(400, 'vacuum is only supported with fmt=binary')
+      const request: BackupRequest = {
+        format: params.fmt,
+        vacuum: params.vacuum,
+        tables: params.tables,
+        noLeader: params.noleader,
+      }
+      const outcome = await leaderOrForward(
+        url,
+        res,
+        () => store.backup(request),
+        (leader) => withTimeout(forwarder.backup(leader, request), forwardTimeout, false),
       )
       if (!outcome) return
-      const body = params.compress ? gzipSync(outcome.value) : outcome.value
-      res.setHeader('Content-Type', 'application/octet-stream')
+      const body = params.compress ? gzipSync(outcome, { level: 1 }) : outcome
+      res.setHeader('Content-Type', params.fmt === 'sql' ? 'application/sql' : 'application/octet-stream')
       res.statusCode = 200
       res.end(body)
       return
     }
     if (path.startsWith('/db/load')) {
       if (method !== 'POST') return send(res, 405, '')
+      count('load')
       const body = await readBytes(req, bodyBytesMax)
       if (body.byteLength === 0) throw new HttpError(400, 'no data to load')
       const outcome = await leaderOrForward(
         url,
         res,
         () => store.load(body),
-        (leader) => forwarder.load(leader, body),
+        (leader) => withTimeout(forwarder.load(leader, body), forwardTimeout, true),
       )
-      if (outcome) respond(outcome.value, 'mixed')
+      if (outcome) respond(outcome, 'mixed')
       return
     }
-    if (path.startsWith('/status')) return sendJson(res, statusDocument(url))
+    if (path === '/boot') {
+      if (method !== 'POST') return send(res, 405, '')
+      count('boot')
+      const body = await readBytes(req, bodyBytesMax)
+      if (!isSqliteImage(body)) throw new HttpError(400, 'invalid SQLite data')
+      await store.boot(body)
+      return send(res, 200, '')
+    }
+    if (path.startsWith('/status')) {
+      count('status')
+      const document = await statusDocument({
+        store,
+        advertisedAddress: options.advertisedAddress,
+        startedAt,
+        node: options.node,
+        queue: options.queue,
+        allowOrigin: options.allowOrigin,
+        database: () => store.databaseFacts(),
+      })
+      return sendJson(res, subtree(document, url.searchParams.get('key')), params.pretty)
+    }
+    if (path === '/debug/vars') {
+      if (method !== 'GET') return send(res, 405, '')
+      const vars: Record<string, unknown> = {
+        cluster: { num_join_req: store.stats.joinRequests },
+        cmdline: process.argv,
+        http: Object.fromEntries([...counters].sort(([a], [b]) => a.localeCompare(b))),
+        memstats: process.memoryUsage(),
+        ...(options.queue ? { queue: options.queue.stats } : {}),
+        store: {
+          num_restores: store.stats.snapshotsRestored,
+          num_snapshots: store.stats.snapshotsTaken,
+        },
+      }
+      const key = url.searchParams.get('key')
+      return sendJson(res, key ? (vars[key] ?? {}) : vars, params.pretty)
+    }
     if (path.startsWith('/nodes')) {
+      count('nodes')
       const nodes = await probeNodes(params.nonvoters, params.timeoutMs ?? 30_000)
-      if (params.ver === '2') return sendJson(res, { nodes })
-      return sendJson(res, Object.fromEntries(nodes.map((node) => [node.id, node])))
+      if (params.ver === '2') return sendJson(res, { nodes }, params.pretty)
+      return sendJson(res, Object.fromEntries(nodes.map((node) => [node.id, node])), params.pretty)
     }
     if (path === '/leader') {
       if (method === 'GET') {
@@ -159,10 +245,10 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
         const nodes = leader ? await probeNodes(true, params.timeoutMs ?? 30_000) : []
         const node = nodes.find((n) => n.leader)
         if (!node) return send(res, 503, 'leader not found', 'text/plain; charset=utf-8')
-        return sendJson(res, node)
+        return sendJson(res, node, params.pretty)
       }
       if (method !== 'POST') return send(res, 405, '')
-      const text = await readBody(req, bodyBytesMax)
+      const text = await readText(req, bodyBytesMax)
       let to: number | undefined
       if (req.headers['content-type'] === 'application/json' && text.trim() !== '') {
         const body = parseJsonExact(text) as Record<string, unknown>
@@ -173,25 +259,27 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
       const outcome = await leaderOrForward(
         url,
         res,
-        () => store.stepDown(request),
-        (leader) => forwarder.stepDown(leader, request),
+        () => store.stepDown(request).then(() => true),
+        (leader) => forwarder.stepDown(leader, request).then(() => true),
       )
       if (outcome) send(res, 200, '')
       return
     }
-    if (path.startsWith('/readyz')) {
-      if (url.searchParams.has('noleader')) return send(res, 200, '[+]node ok', 'text/plain; charset=utf-8')
-      const ok = store.leader() !== undefined
-      return send(
-        res,
-        ok ? 200 : 503,
-        ok ? '[+]node ok\n[+]leader ok\n[+]store ok' : '[+]node ok\n[+]leader does not exist',
-        'text/plain; charset=utf-8',
-      )
+    if (path.startsWith('/readyz')) return readyz(res, params)
+    if (path === '/snapshot') {
+      if (method !== 'POST') return send(res, 405, '')
+      if (params.trailingLogs !== undefined && params.trailingLogs !== 0) {
+        throw new HttpError(
+          400,
+          'trailing_logs is not supported: TQLite compacts every entry a snapshot covers (a lagging follower gets the snapshot)',
+        )
+      }
+      const index = await store.snapshot()
+      return send(res, index === undefined ? 204 : 200, '')
     }
     if (path === '/join') {
       if (method !== 'POST') return send(res, 405, '')
-      const body = parseJsonExact(await readBody(req, bodyBytesMax)) as Record<string, unknown>
+      const body = parseJsonExact(await readText(req, bodyBytesMax)) as Record<string, unknown>
       const nodeId = Number(body.id)
       const raftAddress = body.addr
       const httpAddress = typeof body.http_addr === 'string' ? body.http_addr : ''
@@ -210,92 +298,137 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
         (leader) => forwarder.join(leader, request),
       )
       if (!outcome) return
-      const members = outcome.value
       // rqlite answers an empty 200; the member list is TQLite's addition for joining nodes.
       return sendJson(res, {
-        nodes: members.map((m) => ({ id: String(m.nodeId), addr: m.raftAddress, http_addr: m.httpAddress })),
+        nodes: outcome.map((m) => ({ id: String(m.nodeId), addr: m.raftAddress, http_addr: m.httpAddress })),
       })
     }
     if (path.startsWith('/remove')) {
       if (method !== 'DELETE') return send(res, 405, '')
-      const body = parseJsonExact(await readBody(req, bodyBytesMax)) as Record<string, unknown>
-      const nodeId = Number(body.id)
+      const body = parseJsonExact(await readText(req, bodyBytesMax))
+      if (typeof body !== 'object' || body === null || Object.keys(body).length !== 1)
+        throw new HttpError(400, 'invalid request')
+      const nodeId = Number((body as Record<string, unknown>).id)
       if (!Number.isSafeInteger(nodeId) || nodeId <= 0) throw new HttpError(400, 'invalid request')
       const outcome = await leaderOrForward(
         url,
         res,
-        () => store.remove(nodeId),
-        (leader) => forwarder.remove(leader, nodeId),
+        () => store.remove(nodeId).then(() => true),
+        (leader) => forwarder.remove(leader, nodeId).then(() => true),
       )
       if (outcome) send(res, 200, '')
       return
+    }
+    if (path === '/' && method === 'GET') {
+      res.setHeader('Location', '/status')
+      return send(res, 302, '')
     }
     send(res, 404, '')
   }
 
   /**
+   * `/db/execute?queue`: accepted at once with a sequence number, written in the background (rqlite's queued
+   * writes). With `wait`, answers once the request's batch is written (408 after `timeout`).
+   */
+  async function queuedExecute(
+    req: IncomingMessage,
+    res: ServerResponse,
+    params: QueryParams,
+  ): Promise<void> {
+    count('queued_execute')
+    const queue = options.queue
+    if (!queue) throw new HttpError(503, 'queued writes are not enabled on this node')
+    const statements = parseStatements(req.headers['content-type'], await readText(req, bodyBytesMax), {
+      allowEmpty: params.wait,
+    })
+    checkPragmas(statements)
+    if (!params.noleader && store.leader() === undefined) throw new LeaderNotFoundError()
+    const { sequence, flushed } = await queue.enqueue(statements)
+    if (params.wait) {
+      const timeoutMs = params.timeoutMs ?? 30_000
+      let timer: NodeJS.Timeout | undefined
+      const expired = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs)
+      })
+      const result = await Promise.race([flushed.then(() => 'flushed' as const), expired])
+      clearTimeout(timer)
+      if (result === 'timeout') throw new HttpError(408, 'queue wait timeout')
+    }
+    const body = encodeResponse([], { pretty: params.pretty, sequenceNumber: sequence })
+    send(res, 200, body, 'application/json; charset=utf-8')
+  }
+
+  /** /readyz: 200 once the node knows a leader and its database answers; `noleader` and `sync` as rqlite. */
+  async function readyz(res: ServerResponse, params: QueryParams): Promise<void> {
+    const text = 'text/plain; charset=utf-8'
+    if (params.noleader) return send(res, 200, '[+]node ok', text)
+    if (store.leader() === undefined) return send(res, 503, '[+]node ok\n[+]leader does not exist', text)
+    const lines = ['[+]node ok', '[+]leader ok', '[+]store ok']
+    if (params.sync) {
+      try {
+        await store.waitCaughtUp(params.timeoutMs ?? 30_000)
+        lines.push('[+]sync ok')
+      } catch (error) {
+        lines.push(`[+]sync ${error instanceof Error ? error.message : String(error)}`)
+        return send(res, 503, lines.join('\n'), text)
+      }
+    }
+    try {
+      await store.query({ statements: ['SELECT 1'], level: 'none' })
+      lines.push('[+]db ok')
+    } catch (error) {
+      lines.push(`[+]db ${error instanceof Error ? error.message : String(error)}`)
+      return send(res, 503, lines.join('\n'), text)
+    }
+    return send(res, 200, lines.join('\n'), text)
+  }
+
+  /**
+   * `/db/sql`: what each statement becomes when applied. TQLite does not rewrite SQL (random() and the clock
+   * are fixed per log entry at apply time), so `rewritten` equals `original`; a statement that does not
+   * prepare gets `error` instead, as in rqlite.
+   */
+  async function explainStatements(statements: Batch): Promise<Record<string, string>[]> {
+    const out: Record<string, string>[] = []
+    for (const statement of statements) {
+      const sql = typeof statement === 'string' ? statement : statement[0]
+      const pieces = splitStatements(sql)
+      const checks = pieces.length === 0 ? [] : await store.explain(pieces.map((piece) => piece.sql))
+      const failed = checks.find((check) => check !== undefined)
+      out.push(failed === undefined ? { original: sql, rewritten: sql } : { original: sql, error: failed })
+    }
+    return out
+  }
+
+  /**
    * Runs `local` here, or on the leader through `forward` when this node is not the leader (rqlite's
    * transparent forwarding), or answers 301 with the leader's URL when the client asked for `redirect`.
-   * Returns the value, or undefined when it already answered (the redirect).
+   * Returns the value, or undefined when it already answered (the redirect); so T must not be undefined.
    */
-  async function leaderOrForward<T>(
+  async function leaderOrForward<T extends NonNullable<unknown>>(
     url: URL,
     res: ServerResponse,
     local: () => Promise<T>,
     forward: (leaderRaftAddress: string) => Promise<T>,
-  ): Promise<{ value: T } | undefined> {
+  ): Promise<T | undefined> {
     try {
-      return { value: await local() }
+      const value = await local()
+      res.setHeader('X-Rqlite-Served-By', options.advertisedAddress)
+      return value
     } catch (error) {
       if (!(error instanceof NotLeaderError)) throw error
       if (url.searchParams.has('redirect')) {
-        if (!error.leaderHttpAddress) throw new HttpError(500, 'leader address unknown')
+        if (!error.leaderHttpAddress) throw new HttpError(500, 'leader not found')
         res.setHeader('Location', `http://${error.leaderHttpAddress}${url.pathname}${url.search}`)
         send(res, 301, '')
         return undefined
       }
       if (!error.leaderRaftAddress) throw new LeaderNotFoundError()
-      return { value: await forward(error.leaderRaftAddress) }
+      count('forwarded')
+      const value = await forward(error.leaderRaftAddress)
+      res.setHeader('X-Rqlite-Served-By', error.leaderRaftAddress)
+      return value
     }
-  }
-
-  function statusDocument(url: URL): unknown {
-    const status = store.status()
-    const leader = store.leader()
-    const doc = {
-      build: { version },
-      http: { bind_addr: options.advertisedAddress },
-      node: {
-        start_time: new Date(startedAt).toISOString(),
-        uptime: `${((Date.now() - startedAt) / 1000).toFixed(3)}s`,
-      },
-      store: {
-        node_id: String(store.nodeId),
-        leader: { node_id: leader ? String(leader.id) : '', addr: leader?.meta?.raftAddress ?? '' },
-        raft: {
-          state: {
-            leader: 'Leader',
-            follower: 'Follower',
-            candidate: 'Candidate',
-            preCandidate: 'Candidate',
-          }[status.role],
-          term: status.term,
-          commit_index: status.commit,
-          applied_index: status.applied,
-          last_log_index: status.lastIndex,
-          last_snapshot_index: status.firstIndex - 1,
-          voter: status.config.voters.includes(store.nodeId),
-          num_peers: Math.max(0, status.config.voters.length - 1),
-        },
-      },
-    }
-    const key = url.searchParams.get('key')
-    if (!key) return doc
-    let node: unknown = doc
-    for (const part of key.split('.')) {
-      node = typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[part] : undefined
-    }
-    return node ?? {}
   }
 
   /**
@@ -350,10 +483,45 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
     res.setHeader('X-Rqlite-Version', version)
     res.setHeader('Access-Control-Allow-Methods', 'OPTIONS, GET, POST')
     res.setHeader('Access-Control-Allow-Headers', 'Content-Type')
+    if (options.allowOrigin) res.setHeader('Access-Control-Allow-Origin', options.allowOrigin)
     const url = new URL(req.url ?? '/', 'http://localhost')
     const adminRoute = url.pathname === '/join' || url.pathname.startsWith('/remove')
     route(req, res, url).catch((error: unknown) => sendError(res, error, adminRoute))
   }
+}
+
+/** The read part of a request's parameters. */
+function readRequest(statements: Batch, params: QueryParams): QueryRequest {
+  return {
+    statements,
+    level: params.level,
+    transaction: params.transaction,
+    ...(params.freshnessMs !== undefined && params.freshnessMs > 0
+      ? { freshnessMs: params.freshnessMs }
+      : {}),
+    ...(params.freshnessStrict ? { freshnessStrict: true } : {}),
+    ...(params.linearizableTimeoutMs !== undefined ? { timeoutMs: params.linearizableTimeoutMs } : {}),
+  }
+}
+
+/**
+ * Bounds a forwarded call by the request's `timeout`. For a write the outcome is then unknown: it may still
+ * commit on the leader, so it is reported as such and never retried.
+ */
+function withTimeout<T>(call: Promise<T>, timeoutMs: number, write: boolean): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          write
+            ? new UnknownOutcomeError(`forwarded request timed out after ${timeoutMs}ms; it may still apply`)
+            : new StoreError('TQ_ERR_FORWARD_TIMEOUT', `forwarded request timed out after ${timeoutMs}ms`),
+        ),
+      timeoutMs,
+    )
+  })
+  return Promise.race([call, expired]).finally(() => clearTimeout(timer))
 }
 
 function sendError(res: ServerResponse, error: unknown, adminRoute = false): void {
@@ -376,7 +544,10 @@ function sendError(res: ServerResponse, error: unknown, adminRoute = false): voi
   if (error instanceof SyntaxError) return send(res, 400, 'invalid JSON body', 'text/plain; charset=utf-8')
   if (error instanceof LeaderNotFoundError)
     return send(res, 503, 'leader not found', 'text/plain; charset=utf-8')
+  if (error instanceof NotSingleNodeError) return send(res, 503, error.message, 'text/plain; charset=utf-8')
   if (error instanceof MembershipError) return send(res, 400, error.message, 'text/plain; charset=utf-8')
+  if (error instanceof WriteQueueClosedError)
+    return send(res, 503, error.message, 'text/plain; charset=utf-8')
   if (error instanceof StaleReadError) return sendJson(res, { results: [], error: 'stale read' })
   if (error instanceof UnknownOutcomeError || error instanceof StoreError) {
     return sendJson(res, { results: [], error: error.message, code: error.code })
@@ -390,61 +561,9 @@ function send(res: ServerResponse, status: number, body: string, contentType?: s
   res.end(body)
 }
 
-function sendJson(res: ServerResponse, value: unknown): void {
-  send(res, 200, encodeJson(value), 'application/json; charset=utf-8')
-}
-
-async function readBody(req: IncomingMessage, bytesMax: number): Promise<string> {
-  return (await readBytes(req, bytesMax)).toString('utf8')
-}
-
-function readBytes(req: IncomingMessage, bytesMax: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let bytes = 0
-    req.on('data', (chunk: Buffer) => {
-      bytes += chunk.byteLength
-      if (bytes > bytesMax) {
-        reject(new HttpError(413, `request body larger than ${bytesMax} bytes`))
-        req.destroy()
-        return
-      }
-      chunks.push(chunk)
-    })
-    req.on('end', () => resolve(Buffer.concat(chunks)))
-    req.on('error', reject)
-  })
-}
-
-/** rqlite's request body grammar (rqlite-reference.md §1.3). */
-function parseStatements(contentType: string | undefined, body: string): Batch {
-  if (contentType?.startsWith('text/plain')) {
-    if (body.trim() === '') throw new HttpError(400, 'no statements')
-    return [body]
-  }
-  const value = parseJsonExact(body)
-  if (!Array.isArray(value)) throw new HttpError(400, 'invalid request')
-  const statements: Batch[number][] = []
-  for (const item of value) {
-    if (typeof item === 'string') {
-      if (item.trim() !== '') statements.push(item)
-      continue
-    }
-    if (Array.isArray(item) && typeof item[0] === 'string') {
-      for (const param of item.slice(1)) {
-        const ok =
-          param === null ||
-          ['number', 'string', 'boolean', 'bigint'].includes(typeof param) ||
-          (typeof param === 'object' && !Array.isArray(param))
-        if (!ok) throw new HttpError(400, `unsupported type ${JSON.stringify(param)}`)
-      }
-      statements.push(item as unknown as Batch[number])
-      continue
-    }
-    throw new HttpError(400, 'invalid request')
-  }
-  if (statements.length === 0) throw new HttpError(400, 'no statements')
-  return statements
+function sendJson(res: ServerResponse, value: unknown, pretty = false): void {
+  const body = encodeJson(value, pretty ? '    ' : '')
+  send(res, 200, body, 'application/json; charset=utf-8')
 }
 
 export function listen(handler: ReturnType<typeof createHandler>, address: string): Promise<Server> {

@@ -84,6 +84,8 @@ export class Replica {
   /** State machine work (restore, apply, snapshot), chained in order. */
   #applyQueue: Promise<void> = Promise.resolve()
   #applyTasks = 0
+  #snapshotsTaken = 0
+  #snapshotsRestored = 0
   /** Index of the last entry handed to the state machine (or restored from a snapshot). */
   #applied: number
   /** The configuration in force at `#applied`: what a snapshot taken there must carry. */
@@ -267,6 +269,7 @@ export class Replica {
     }
     this.#applied = meta.index
     this.#appliedConfig = meta.config
+    this.#snapshotsRestored++
     this.#options.observer?.onSnapshotApplied?.(meta.index)
   }
 
@@ -289,22 +292,52 @@ export class Replica {
 
   /** Takes a snapshot soon if anything was applied since the last one (the `-raft-snap-int` timer). */
   requestSnapshot(): void {
-    if (this.#applyTasks === 0) this.#enqueueApply(() => this.#maybeSnapshot(true))
+    if (this.#applyTasks === 0) this.#enqueueApply(async () => void (await this.#maybeSnapshot(true)))
   }
 
-  async #maybeSnapshot(force = false): Promise<void> {
+  /**
+   * Takes a snapshot of everything applied so far, after the state machine work already queued (rqlite's
+   * POST /snapshot). Resolves with the snapshot's index, or undefined when nothing new was applied since the
+   * last one.
+   */
+  snapshotNow(): Promise<number | undefined> {
+    let taken: number | undefined
+    let failure: unknown
+    this.#enqueueApply(async () => {
+      try {
+        taken = await this.#maybeSnapshot(true)
+      } catch (error) {
+        failure = error
+        throw error
+      }
+    })
+    // The queue settles even when a stopped replica skips the task.
+    return this.#applyQueue.then(() => {
+      if (failure !== undefined) throw failure
+      return taken
+    })
+  }
+
+  /** Counters for /debug/vars. */
+  get stats(): { readonly snapshotsTaken: number; readonly snapshotsRestored: number } {
+    return { snapshotsTaken: this.#snapshotsTaken, snapshotsRestored: this.#snapshotsRestored }
+  }
+
+  async #maybeSnapshot(force = false): Promise<number | undefined> {
     const { storage, stateMachine, snapshotEntries } = this.#options
     const snapshotIndex = storage.snapshotMeta().index
-    if (this.#applied <= snapshotIndex) return
-    if (!force && (snapshotEntries <= 0 || this.#applied - snapshotIndex < snapshotEntries)) return
+    if (this.#applied <= snapshotIndex) return undefined
+    if (!force && (snapshotEntries <= 0 || this.#applied - snapshotIndex < snapshotEntries)) return undefined
     const index = this.#applied
     const config = this.#appliedConfig
     const term = storage.term(index)
     const data = await stateMachine.snapshot()
     // A snapshot from the leader may have replaced the log while the state machine was serializing.
-    if (this.#stopped || storage.snapshotMeta().index >= index) return
+    if (this.#stopped || storage.snapshotMeta().index >= index) return undefined
     await storage.createSnapshot({ meta: { index, term, config }, data })
+    this.#snapshotsTaken++
     this.#logger.info('snapshot taken', { id: this.id, index, term, bytes: data.byteLength })
+    return index
   }
 
   #fail(error: unknown): void {

@@ -15,6 +15,8 @@ export type Command =
       readonly nowMs: number
       readonly clientId: string
       readonly seq: number
+      /** `/db/request`: statements that return rows are answered with their rows (query shape). */
+      readonly mixed?: boolean
     }
   | {
       readonly kind: 'query'

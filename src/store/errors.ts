@@ -54,3 +54,10 @@ export class MembershipError extends StoreError {
     super('TQ_ERR_MEMBERSHIP', message)
   }
 }
+
+/** `/boot` replaces the database outside the log, which only a cluster of one node can do safely. */
+export class NotSingleNodeError extends StoreError {
+  constructor() {
+    super('TQ_ERR_NOT_SINGLE_NODE', 'not single-node: /boot loads only into a one-node cluster; use /db/load')
+  }
+}

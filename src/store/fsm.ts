@@ -14,6 +14,10 @@ export interface FsmDatabase {
     batch: Extract<Command, { kind: 'query' }>['statements'],
     options: { transaction: boolean },
   ): Promise<StatementResult[]>
+  request(
+    batch: Extract<Command, { kind: 'execute' }>['statements'],
+    options: { transaction: boolean; seed: Uint8Array; nowMs: number; index: number },
+  ): Promise<StatementResult[]>
   serialize(): Promise<Uint8Array>
   restore(image: Uint8Array, options?: { index?: number }): Promise<unknown>
 }
@@ -54,6 +58,8 @@ export class Fsm implements ReplicaStateMachine {
   onApplied: (index: number) => void = () => {}
   onNodeMeta: (meta: NodeMeta) => void = () => {}
   #applied = 0
+  /** The leader's clock when it wrote the last applied execute or strong read (freshness_strict). */
+  lastAppliedWrittenMs: number | undefined
 
   constructor(db: FsmDatabase) {
     this.#db = db
@@ -94,18 +100,17 @@ export class Fsm implements ReplicaStateMachine {
   }
 
   async #applyCommand(command: Command, index: number): Promise<StatementResult[] | undefined> {
+    if (command.kind === 'execute' || command.kind === 'query') this.lastAppliedWrittenMs = command.nowMs
     switch (command.kind) {
       case 'execute': {
         const session = this.#sessions.get(command.clientId)
         // A duplicate of a request already applied (a client retry that reached the log twice): answer it
         // from the session without applying it again.
         if (session && command.seq <= session.seq) return session.seq === command.seq ? session.results : []
-        const results = await this.#db.execute(command.statements, {
-          transaction: command.transaction,
-          seed: command.seed,
-          nowMs: command.nowMs,
-          index,
-        })
+        const options = { transaction: command.transaction, seed: command.seed, nowMs: command.nowMs, index }
+        const results = command.mixed
+          ? await this.#db.request(command.statements, options)
+          : await this.#db.execute(command.statements, options)
         if (command.clientId !== '') this.#sessions.set(command.clientId, { seq: command.seq, results })
         return results
       }

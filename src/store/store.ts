@@ -2,11 +2,16 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import type { Batch, StatementResult } from '../db/types.js'
 import type { Message, NodeId, RaftStatus } from '../raft/index.js'
 import type { Replica } from '../replica/replica.js'
+import { QUERY_WRITE_ERROR } from '../db/executor.js'
+import { splitStatements } from '../db/statement-splitter.js'
+import { statementKind } from '../db/statement-kind.js'
 import { encodeCommand } from './command-codec.js'
+import { checkPragmas } from './disallowed-pragmas.js'
 import {
   LeaderNotFoundError,
   MembershipError,
   NotLeaderError,
+  NotSingleNodeError,
   ProposalDroppedError,
   StaleReadError,
   StoreError,
@@ -22,6 +27,12 @@ export interface QueryRequest {
   readonly transaction?: boolean
   /** For `none`: refuse if the leader was last heard from longer ago than this. */
   readonly freshnessMs?: number
+  /**
+   * With `freshnessMs`: also refuse when this node is behind the commit index and the last entry it applied
+   * was written by the leader longer ago than the bound (rqlite's `freshness_strict`; compares the leader's
+   * clock with this node's).
+   */
+  readonly freshnessStrict?: boolean
   readonly timeoutMs?: number
 }
 
@@ -29,6 +40,32 @@ export interface ExecuteRequest {
   readonly statements: Batch
   readonly transaction?: boolean
   readonly timeoutMs?: number
+  /**
+   * Identifies the request for deduplication when its sender may send it again (the write queue retries a
+   * batch until it is acknowledged): the state machine applies one (clientId, seq) once. Without it the
+   * store numbers the request in its own session.
+   */
+  readonly session?: { readonly clientId: string; readonly seq: number }
+}
+
+export interface BackupRequest {
+  readonly format?: 'binary' | 'sql' | 'delete'
+  readonly vacuum?: boolean
+  /** With `format: 'sql'`: only these tables (all when empty). */
+  readonly tables?: readonly string[]
+  /** Back up this node's copy instead of the leader's. */
+  readonly noLeader?: boolean
+}
+
+/** `/db/request`: statements that may read or write; reads honour `level` when nothing writes. */
+export interface MixedRequest extends QueryRequest {
+  readonly session?: ExecuteRequest['session']
+}
+
+/** What a request produced, and the log index it went through (0 when it was served without the log). */
+export interface Outcome {
+  readonly results: StatementResult[]
+  readonly raftIndex: number
 }
 
 export interface StoreOptions {
@@ -39,7 +76,9 @@ export interface StoreOptions {
   readonly httpAddress: string
   readonly local: {
     query(statements: Batch, options: { transaction: boolean }): Promise<StatementResult[]>
-    serialize(): Promise<Uint8Array>
+    serialize(options?: { vacuum?: boolean; journalMode?: 'wal' | 'delete' }): Promise<Uint8Array>
+    dump(options?: { tables?: readonly string[] }): Promise<string>
+    appliedIndex(): Promise<number>
   }
   readonly applyTimeoutMs?: number
   readonly now?: () => number
@@ -57,6 +96,7 @@ export class Store {
   readonly #fsm: Fsm
   readonly #clientId = randomUUID()
   #seq = 0
+  #joinRequests = 0
   #nextReadContext = 1
   readonly #reads = new Map<number, { resolve: (index: number) => void; reject: (error: Error) => void }>()
   readonly #applyWaiters: { index: number; resolve: () => void }[] = []
@@ -101,6 +141,30 @@ export class Store {
     this.#replica.receive(message)
   }
 
+  /** Counters for /debug/vars. */
+  get stats(): {
+    readonly joinRequests: number
+    readonly snapshotsTaken: number
+    readonly snapshotsRestored: number
+  } {
+    return { joinRequests: this.#joinRequests, ...this.#replica.stats }
+  }
+
+  /** When this node last heard from a leader (ms since the epoch), for /status. */
+  get lastLeaderContactMs(): number | undefined {
+    return this.#lastLeaderContactMs
+  }
+
+  /** The index the database reflects. */
+  get appliedIndex(): number {
+    return this.#fsm.appliedIndex
+  }
+
+  /** Snapshots now (POST /snapshot); resolves with its index, or undefined when nothing was applied since the last one. */
+  snapshot(): Promise<number | undefined> {
+    return this.#replica.snapshotNow()
+  }
+
   status(): RaftStatus {
     return this.#replica.status()
   }
@@ -126,20 +190,54 @@ export class Store {
     return new NotLeaderError(leader.id, leader.meta?.httpAddress, leader.meta?.raftAddress)
   }
 
-  async execute(request: ExecuteRequest): Promise<StatementResult[]> {
+  async execute(request: ExecuteRequest, mixed = false): Promise<Outcome> {
+    checkPragmas(request.statements)
+    if (!this.isLeader()) throw this.#notLeader()
+    const session = request.session ?? { clientId: this.#clientId, seq: ++this.#seq }
     const command = encodeCommand({
       kind: 'execute',
       statements: request.statements,
       transaction: request.transaction ?? false,
       seed: randomBytes(16),
       nowMs: Date.now(),
-      clientId: this.#clientId,
-      seq: ++this.#seq,
+      clientId: session.clientId,
+      seq: session.seq,
+      ...(mixed ? { mixed: true } : {}),
     })
     return this.#proposeAndWait(command, request.timeoutMs)
   }
 
-  async query(request: QueryRequest): Promise<StatementResult[]> {
+  /**
+   * rqlite's unified `/db/request`: when every statement only reads and the level is not `strong`, it is a
+   * read at that level; otherwise the whole request goes through the log once, each statement answered in
+   * the shape of what it did.
+   */
+  async request(request: MixedRequest): Promise<Outcome> {
+    checkPragmas(request.statements)
+    if (request.level !== 'strong' && mayOnlyRead(request.statements)) {
+      const outcome = await this.query(request)
+      // The parse-based guess cannot see every write (WITH … INSERT); SQLite's own verdict can.
+      if (!outcome.results.some((result) => 'error' in result && result.error === QUERY_WRITE_ERROR))
+        return outcome
+    }
+    return this.execute(
+      {
+        statements: request.statements,
+        ...(request.transaction !== undefined ? { transaction: request.transaction } : {}),
+        ...(request.timeoutMs !== undefined ? { timeoutMs: request.timeoutMs } : {}),
+        ...(request.session !== undefined ? { session: request.session } : {}),
+      },
+      true,
+    )
+  }
+
+  async query(request: QueryRequest): Promise<Outcome> {
+    checkPragmas(request.statements)
+    const results = await this.#query(request)
+    return 'raftIndex' in results ? results : { results, raftIndex: 0 }
+  }
+
+  async #query(request: QueryRequest): Promise<StatementResult[] | Outcome> {
     const role = this.#replica.status().role
     let level = request.level
     if (level === 'auto')
@@ -150,6 +248,15 @@ export class Store {
         if (request.freshnessMs !== undefined && role !== 'leader') {
           const last = this.#lastLeaderContactMs
           if (last === undefined || this.#now() - last > request.freshnessMs) {
+            throw new StaleReadError(request.freshnessMs, last === undefined ? undefined : this.#now() - last)
+          }
+          const status = this.#replica.status()
+          const written = this.#fsm.lastAppliedWrittenMs
+          if (
+            request.freshnessStrict &&
+            this.#fsm.appliedIndex < status.commit &&
+            (written === undefined || Date.now() - written > request.freshnessMs)
+          ) {
             throw new StaleReadError(request.freshnessMs, last === undefined ? undefined : this.#now() - last)
           }
         }
@@ -179,6 +286,7 @@ export class Store {
 
   /** Adds a node (or updates its addresses): its addresses first, then the membership change. */
   async join(meta: NodeMeta, voter: boolean, timeoutMs?: number): Promise<void> {
+    this.#joinRequests++
     if (!this.isLeader()) throw this.#notLeader()
     const known = this.#fsm.nodes.get(meta.nodeId)
     if (!known || known.raftAddress !== meta.raftAddress || known.httpAddress !== meta.httpAddress) {
@@ -237,21 +345,68 @@ export class Store {
     }
   }
 
-  /** A consistent copy of the database (a SQLite file image), read on the leader unless `noLeader`. */
-  async backup(options: { noLeader?: boolean } = {}): Promise<Uint8Array> {
-    if (!options.noLeader && !this.isLeader()) throw this.#notLeader()
-    return this.#options.local.serialize()
+  /**
+   * A consistent copy of the database, read on the leader unless `noLeader`: a SQLite file image
+   * (`binary`, rollback-journal header; `delete` is the same), optionally VACUUMed, or a SQL text dump.
+   */
+  async backup(request: BackupRequest = {}): Promise<Uint8Array> {
+    if (!request.noLeader && !this.isLeader()) throw this.#notLeader()
+    if (request.format === 'sql') {
+      const tables = request.tables ?? []
+      return new TextEncoder().encode(await this.#options.local.dump(tables.length > 0 ? { tables } : {}))
+    }
+    return this.#options.local.serialize({ vacuum: request.vacuum === true, journalMode: 'delete' })
+  }
+
+  /**
+   * rqlite's `/boot`: a one-node cluster takes a whole SQLite file at once. TQLite writes it as one load
+   * entry and snapshots right after, so the log does not keep the image and a restart reads the snapshot.
+   */
+  async boot(image: Uint8Array, timeoutMs?: number): Promise<void> {
+    const status = this.#replica.status()
+    if (status.role !== 'leader') throw this.#notLeader()
+    if (status.config.voters.length !== 1 || status.config.nonVoters.length !== 0)
+      throw new NotSingleNodeError()
+    await this.load(image, timeoutMs)
+    await this.snapshot()
+  }
+
+  /** The database's own view, for /status. */
+  async databaseFacts(): Promise<{ appliedIndex: number; foreignKeys: boolean }> {
+    const [appliedIndex, fk] = await Promise.all([
+      this.#options.local.appliedIndex(),
+      this.#options.local.query(['PRAGMA foreign_keys'], { transaction: false }),
+    ])
+    const row = (fk[0] as { values?: unknown[][] } | undefined)?.values?.[0]
+    return { appliedIndex, foreignKeys: row?.[0] === 1 }
+  }
+
+  /** For `/db/sql`: prepares each statement without running it; per statement, SQLite's error or undefined. */
+  async explain(statements: readonly string[]): Promise<(string | undefined)[]> {
+    const results = await this.#options.local.query(
+      statements.map((sql) => `EXPLAIN ${sql}`),
+      { transaction: false },
+    )
+    return results.map((result) => ('error' in result ? result.error : undefined))
+  }
+
+  /** `/readyz?sync`: waits until this node has applied everything it knows to be committed. */
+  async waitCaughtUp(timeoutMs: number): Promise<void> {
+    await this.#waitApplied(this.#replica.status().commit, timeoutMs)
   }
 
   /**
    * Replaces the database through the log (every replica loads the same bytes): a SQLite file image is
    * loaded whole; anything else is run as SQL text (a dump) in one entry.
    */
-  async load(body: Uint8Array, timeoutMs?: number): Promise<StatementResult[]> {
+  async load(body: Uint8Array, timeoutMs?: number): Promise<Outcome> {
     if (!this.isLeader()) throw this.#notLeader()
     if (isSqliteImage(body)) {
-      await this.#proposeAndWait(encodeCommand({ kind: 'load', image: body }), timeoutMs)
-      return []
+      const { raftIndex } = await this.#proposeAndWait(
+        encodeCommand({ kind: 'load', image: body }),
+        timeoutMs,
+      )
+      return { results: [], raftIndex }
     }
     const sql = new TextDecoder('utf-8', { fatal: true }).decode(body)
     return this.execute({ statements: [sql], ...(timeoutMs !== undefined ? { timeoutMs } : {}) })
@@ -329,10 +484,11 @@ export class Store {
     }
   }
 
-  async #proposeAndWait(command: Uint8Array, timeoutMs?: number): Promise<StatementResult[]> {
+  async #proposeAndWait(command: Uint8Array, timeoutMs?: number): Promise<Outcome> {
     const result = this.#replica.propose(command)
     if (!result.accepted) throw this.#notLeader()
-    return this.#waitEntry(result.index, result.term, timeoutMs ?? this.#applyTimeout())
+    const results = await this.#waitEntry(result.index, result.term, timeoutMs ?? this.#applyTimeout())
+    return { results, raftIndex: result.index }
   }
 
   #waitEntry(index: number, term: number, timeoutMs: number): Promise<StatementResult[]> {
@@ -410,6 +566,15 @@ export class Store {
   #applyTimeout(): number {
     return this.#options.applyTimeoutMs ?? 10_000
   }
+}
+
+/** Whether every piece of every statement looks like a read (SELECT, WITH, VALUES, EXPLAIN, reading PRAGMA). */
+function mayOnlyRead(statements: Batch): boolean {
+  return statements.every((statement) =>
+    splitStatements(typeof statement === 'string' ? statement : statement[0]).every(
+      (piece) => statementKind(piece.leading) === 'read',
+    ),
+  )
 }
 
 const sqliteHeader = new TextEncoder().encode('SQLite format 3\0')

@@ -19,6 +19,12 @@ export interface NodeConfig {
   readonly bootstrapExpect: number
   readonly raftReapNodeTimeoutMs: number
   readonly raftReapReadOnlyNodeTimeoutMs: number
+  readonly writeQueueCapacity: number
+  readonly writeQueueBatchSize: number
+  readonly writeQueueTimeoutMs: number
+  readonly writeQueueTx: boolean
+  readonly httpMaxBodyBytes: number
+  readonly httpAllowOrigin: string
   readonly dataDir: string
 }
 
@@ -119,6 +125,42 @@ export const flagSpecs: readonly FlagSpec[] = [
     defaultValue: '0',
     help: 'Remove a non-voter the leader has not heard from for this long (0: never)',
   },
+  {
+    name: 'write-queue-capacity',
+    kind: 'int',
+    defaultValue: '1024',
+    help: 'Queued-write requests held before /db/execute?queue waits for room',
+  },
+  {
+    name: 'write-queue-batch-size',
+    kind: 'int',
+    defaultValue: '128',
+    help: 'Queued-write requests merged into one log entry',
+  },
+  {
+    name: 'write-queue-timeout',
+    kind: 'duration',
+    defaultValue: '50ms',
+    help: 'How long a queued write waits for its batch to fill',
+  },
+  {
+    name: 'write-queue-tx',
+    kind: 'bool',
+    defaultValue: 'false',
+    help: 'Run each batch of queued writes in one transaction',
+  },
+  {
+    name: 'http-max-body',
+    kind: 'int',
+    defaultValue: '67108864',
+    help: 'Largest request body accepted, in bytes (larger: 413)',
+  },
+  {
+    name: 'http-allow-origin',
+    kind: 'string',
+    defaultValue: '',
+    help: 'Value for the Access-Control-Allow-Origin header (none when empty)',
+  },
   { name: 'version', kind: 'bool', defaultValue: 'false', help: 'Print the version and exit' },
   { name: 'h', kind: 'bool', defaultValue: 'false', help: 'Print this help and exit' },
 ]
@@ -211,6 +253,12 @@ export function parseFlags(argv: readonly string[]): {
     bootstrapExpect: int('bootstrap-expect', 0),
     raftReapNodeTimeoutMs: duration('raft-reap-node-timeout', true),
     raftReapReadOnlyNodeTimeoutMs: duration('raft-reap-read-only-node-timeout', true),
+    writeQueueCapacity: int('write-queue-capacity', 1),
+    writeQueueBatchSize: int('write-queue-batch-size', 1),
+    writeQueueTimeoutMs: duration('write-queue-timeout', true),
+    writeQueueTx: bool('write-queue-tx'),
+    httpMaxBodyBytes: int('http-max-body', 1),
+    httpAllowOrigin: get('http-allow-origin'),
     dataDir: positional[0]!,
   }
   return { config, help: false, version: false }

@@ -2,7 +2,6 @@ import { mkdir, rm } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import { join } from 'node:path'
 import { Database } from '../../db/database.js'
-import type { Batch } from '../../db/types.js'
 import { type Forwarder, createHandler, listen, version } from '../../http/server.js'
 import { bootstrapLog } from '../../raft/index.js'
 import { systemClock } from '../../replica/ports.js'
@@ -10,9 +9,17 @@ import { Replica } from '../../replica/replica.js'
 import { NodeFs } from '../../storage/fs.js'
 import { LogStore } from '../../storage/log-store.js'
 import { pack, unpack } from '../../store/command-codec.js'
-import { LeaderNotFoundError, NotLeaderError, UnknownOutcomeError } from '../../store/errors.js'
+import { LeaderNotFoundError, NotLeaderError, StoreError, UnknownOutcomeError } from '../../store/errors.js'
 import { Fsm, type NodeMeta } from '../../store/fsm.js'
-import { type ReadLevel, Store } from '../../store/store.js'
+import {
+  type BackupRequest,
+  type ExecuteRequest,
+  type MixedRequest,
+  type Outcome,
+  type QueryRequest,
+  Store,
+} from '../../store/store.js'
+import { WriteQueue } from '../../store/write-queue.js'
 import { RpcRemoteError, RpcTimeoutError, TcpTransport } from '../../transport/index.js'
 import type { Logger } from '../../util/logger.js'
 import type { NodeConfig } from './flags.js'
@@ -108,8 +115,48 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   registerClusterService(transport, store)
 
   const forwarder = createForwarder(transport)
+  const queue = new WriteQueue({
+    capacity: config.writeQueueCapacity,
+    batchSize: config.writeQueueBatchSize,
+    timeoutMs: config.writeQueueTimeoutMs,
+    transaction: config.writeQueueTx,
+    logger: logger.child({ component: 'write-queue' }),
+    // Written like any execute: here on the leader, else forwarded to it. The session makes a retry of a
+    // batch whose first attempt did commit apply nothing twice.
+    send: async (statements, transaction, session) => {
+      const request: ExecuteRequest = { statements, transaction, session }
+      try {
+        await store.execute(request)
+      } catch (error) {
+        if (!(error instanceof NotLeaderError) || !error.leaderRaftAddress) throw error
+        await forwarder.execute(error.leaderRaftAddress, request)
+      }
+    },
+  })
+  const sqliteVersion = await db.query(['SELECT sqlite_version()'])
   const httpServer = await listen(
-    createHandler({ store, forwarder, advertisedAddress: config.httpAdvAddr }),
+    createHandler({
+      store,
+      forwarder,
+      advertisedAddress: config.httpAdvAddr,
+      bodyBytesMax: config.httpMaxBodyBytes,
+      allowOrigin: config.httpAllowOrigin,
+      queue,
+      node: {
+        dataDir: config.dataDir,
+        dbPath: config.onDisk ? dbPath : ':memory:',
+        sqliteVersion: String((sqliteVersion[0] as { values?: unknown[][] }).values?.[0]?.[0] ?? ''),
+        snapshotThreshold: config.raftSnap,
+        snapshotIntervalMs: config.raftSnapIntervalMs,
+        electionTimeoutMs: config.raftElectionTimeoutMs,
+        heartbeatTimeoutMs: config.raftHeartbeatTimeoutMs,
+        queue: {
+          capacity: config.writeQueueCapacity,
+          batchSize: config.writeQueueBatchSize,
+          timeoutMs: config.writeQueueTimeoutMs,
+        },
+      },
+    }),
     config.httpAddr,
   )
   let stopping = false
@@ -167,6 +214,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       stopping = true
       clearInterval(snapshotTimer)
       clearInterval(reapTimer)
+      await queue.close()
       await handOverLeadership(store, logger)
       replica.stop()
       httpServer.closeAllConnections()
@@ -247,19 +295,9 @@ interface JoinRequest {
 
 /** Cluster service RPCs: forwarded requests run on the leader, answered with msgpack bodies. */
 function registerClusterService(transport: TcpTransport, store: Store): void {
-  transport.handleRpc('execute', async (body) => {
-    const { statements, transaction } = unpack<{ statements: Batch; transaction: boolean }>(body)
-    return pack({ results: await store.execute({ statements, transaction }) })
-  })
-  transport.handleRpc('query', async (body) => {
-    const request = unpack<{
-      statements: Batch
-      level: ReadLevel
-      transaction: boolean
-      freshnessMs?: number
-    }>(body)
-    return pack({ results: await store.query(request) })
-  })
+  transport.handleRpc('execute', async (body) => pack(await store.execute(unpack<ExecuteRequest>(body))))
+  transport.handleRpc('query', async (body) => pack(await store.query(unpack<QueryRequest>(body))))
+  transport.handleRpc('request', async (body) => pack(await store.request(unpack<MixedRequest>(body))))
   transport.handleRpc('join', async (body) => {
     const request = unpack<JoinRequest>(body)
     const leader = store.leader()
@@ -273,8 +311,8 @@ function registerClusterService(transport: TcpTransport, store: Store): void {
     return pack({ nodes: store.nodes() })
   })
   transport.handleRpc('nodes', async () => pack({ nodes: store.nodes() }))
-  transport.handleRpc('backup', async () => store.backup())
-  transport.handleRpc('load', async (body) => pack({ results: await store.load(body) }))
+  transport.handleRpc('backup', async (body) => store.backup(unpack<BackupRequest>(body)))
+  transport.handleRpc('load', async (body) => pack(await store.load(body)))
   transport.handleRpc('stepDown', async (body) => {
     await store.stepDown(unpack<{ to?: number; wait: boolean }>(body))
     return pack({})
@@ -306,19 +344,26 @@ function createForwarder(transport: TcpTransport): Forwarder {
         if (error.remoteCode === 'TQ_ERR_NOT_LEADER' || error.remoteCode === 'TQ_ERR_LEADER_NOT_FOUND') {
           throw new LeaderNotFoundError()
         }
+        // The leader's own typed failure (a refused PRAGMA, an unknown outcome, a stale read) keeps its code.
+        if (error.remoteCode?.startsWith('TQ_ERR_')) {
+          throw new StoreError(error.remoteCode, error.remoteMessage ?? error.message, { cause: error })
+        }
         throw new Error(error.message, { cause: error })
       }
       throw error
     }
   }
-  const call = async (address: string, method: string, body: unknown): Promise<unknown> =>
-    unpack(await forward(address, method, pack(body), true))
+  const call = async (address: string, method: string, body: unknown, write = true): Promise<unknown> =>
+    unpack(await forward(address, method, pack(body), write))
   return {
-    async execute(address, statements, transaction) {
-      return ((await call(address, 'execute', { statements, transaction })) as { results: never[] }).results
+    async execute(address, request) {
+      return (await call(address, 'execute', request)) as Outcome
     },
     async query(address, request) {
-      return ((await call(address, 'query', request)) as { results: never[] }).results
+      return (await call(address, 'query', request, request.level === 'strong')) as Outcome
+    },
+    async request(address, request) {
+      return (await call(address, 'request', request)) as Outcome
     },
     async join(address, request) {
       return ((await call(address, 'join', request)) as { nodes: NodeMeta[] }).nodes
@@ -326,11 +371,11 @@ function createForwarder(transport: TcpTransport): Forwarder {
     async remove(address, nodeId) {
       await call(address, 'remove', { nodeId })
     },
-    async backup(address) {
-      return forward(address, 'backup', pack({}), false)
+    async backup(address, request) {
+      return forward(address, 'backup', pack(request), false)
     },
     async load(address, body) {
-      return unpack<{ results: never[] }>(await forward(address, 'load', body, true)).results
+      return unpack<Outcome>(await forward(address, 'load', body, true))
     },
     async stepDown(address, request) {
       await call(address, 'stepDown', request)
