@@ -121,7 +121,10 @@ async function main(): Promise<number> {
     anomalies,
     notConverged,
     failed,
-    command: `npm run soak -- --minutes ${values.minutes} --run-seconds ${runSeconds} --seed ${baseSeed}`,
+    command: `npm run soak -- ${process.argv
+      .slice(2)
+      .filter((_, i, all) => all[i] !== '--seed' && all[i - 1] !== '--seed')
+      .join(' ')} --seed ${baseSeed}`,
     runsDetail: reports.map((r) => ({
       dir: r.dir,
       workload: r.options.workload,
