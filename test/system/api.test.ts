@@ -263,7 +263,9 @@ test('SQL-text backup (fmt=sql, tables) through a follower loads back exactly: e
   assert.doesNotMatch(dump.text, /other/)
   const loaded = await post(alone, '/db/load', dump.text, 'text/plain')
   assert.equal(loaded.status, 200, loaded.text)
-  const sql = encodeURIComponent('SELECT typeof(i), i, hex(r), t, hex(b), typeof(b), n FROM kinds ORDER BY id')
+  const sql = encodeURIComponent(
+    'SELECT typeof(i), i, hex(r), t, hex(b), typeof(b), n FROM kinds ORDER BY id',
+  )
   const source = await get(leader, `/db/query?q=${sql}`)
   const copy = await get(alone, `/db/query?level=strong&q=${sql}`)
   assert.equal(copy.text, source.text)

@@ -54,7 +54,7 @@ after(async () => {
 
 const INT64_MAX = '9223372036854775807'
 const MAX_SAFE = Number.MAX_SAFE_INTEGER // 9007199254740991: the largest integer a JS number carries exactly
-// 15 digits: TQLite refuses integer parameters of 16 or more digits (see the todo test below).
+// 15 digits, for the scenarios; 16+ digit parameters have their own test below.
 const WIDE = 281474976710655
 
 /** The rows every scenario leaves in its table, as DataResults.toArray() gives them. */
@@ -252,14 +252,9 @@ test('a follower-first client spreading `none` reads round-robin over every node
   await exercise(client, 'via_round_robin')
 })
 
-// TQLite incompatibility (at commit 40bd0fe): `parseJsonExact` (src/http/json.ts) wraps every integer literal
-// of 16+ digits in a marker string starting with a raw U+0000, which JSON.parse rejects ("Bad control
-// character in string literal"), so POST /db/execute `[["INSERT ... VALUES(?)", 9007199254740991]]` gets 400
-// `invalid JSON body` and axios throws "Request failed with status code 400"; rqlite binds the integer and
-// answers 200. A fix (the marker escaped as `\\u0000`) was in progress in src/: drop the todo once it lands.
+// Integer parameters travel as JSON number literals; the server must bind them exactly (rqlite does).
 test('integer parameters of 16 digits and more, up to ±(2^53 - 1), bind exactly', {
   timeout: 60_000,
-  todo: 'TQLite answers 400 "invalid JSON body" to any integer parameter of 16+ digits (src/http/json.ts)',
 }, async () => {
   const client = new DataApiClient(url((await roles()).followers[0]))
   noError(await client.execute('CREATE TABLE int_params (id INTEGER PRIMARY KEY, v INTEGER)'))
