@@ -1,0 +1,70 @@
+// Tests of the bench's parsing and reporting (no speed is asserted). Not part of `npm test`, which runs
+// test/ only: run with `node --import tsx --test scripts/bench/bench.test.ts`.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { describeErrors, docsBegin, docsEnd, median, replaceDocsSection, summarizeRuns } from './report.js'
+import { parseWrkOutput } from './wrk.js'
+
+const line = (fields: Record<string, number>) =>
+  `Running 3s test @ http://127.0.0.1:1\n  1 threads and 16 connections\nWRK_RESULT ${JSON.stringify({
+    requests: 3000,
+    duration_us: 3_000_000,
+    bytes: 1,
+    p50_us: 1500,
+    p90_us: 4000,
+    p99_us: 12_000,
+    max_us: 30_000,
+    mean_us: 2000.5,
+    connect_errors: 0,
+    read_errors: 0,
+    write_errors: 0,
+    status_errors: 0,
+    timeouts: 0,
+    non2xx: 0,
+    body_errors: 0,
+    ...fields,
+  })}\nRequests/sec: 1000.00\n`
+
+test('a clean wrk run gives requests/s and latencies in ms', () => {
+  const r = parseWrkOutput(line({}))
+  assert.equal(r.opsPerSec, 1000)
+  assert.equal(r.p50Ms, 1.5)
+  assert.equal(r.p99Ms, 12)
+  assert.equal(r.errorCount, 0)
+})
+
+test('errors of every kind are counted, and a run with errors has no throughput', () => {
+  const r = parseWrkOutput(line({ non2xx: 5, body_errors: 2, timeouts: 1, read_errors: 3 }))
+  assert.equal(r.errorCount, 11)
+  assert.equal(r.opsPerSec, 0)
+  // wrk's own status count (>= 400) is covered by the script's non-2xx count.
+  assert.equal(parseWrkOutput(line({ status_errors: 4, non2xx: 4 })).errorCount, 4)
+})
+
+test('a run in which no response came back is an error', () => {
+  const r = parseWrkOutput(line({ requests: 0 }))
+  assert.equal(r.errors.noResponse, 1)
+  assert.equal(r.opsPerSec, 0)
+})
+
+test('missing or malformed WRK_RESULT lines are rejected', () => {
+  assert.throws(() => parseWrkOutput('Requests/sec: 10\n'), /no WRK_RESULT/)
+  assert.throws(() => parseWrkOutput('WRK_RESULT {"requests":"x"}\n'), /bad/)
+})
+
+test('medians, and a set with any failed run reports its errors instead', () => {
+  assert.equal(median([3, 1, 2]), 2)
+  assert.equal(median([4, 1, 2, 3]), 2.5)
+  const ok = summarizeRuns([parseWrkOutput(line({})), parseWrkOutput(line({ requests: 6000 }))], 1)
+  assert.equal(ok.median?.opsPerSec, 1500)
+  const bad = summarizeRuns([parseWrkOutput(line({})), parseWrkOutput(line({ non2xx: 7 }))], 1)
+  assert.equal(bad.median, undefined)
+  assert.equal(describeErrors(bad), '7 non-2xx in 1/2 runs')
+})
+
+test('the docs section between the markers is replaced, the rest kept', () => {
+  const doc = `# B\n\nintro\n${docsBegin}\nold\n${docsEnd}\nafter\n`
+  const out = replaceDocsSection(doc, 'new table')
+  assert.equal(out, `# B\n\nintro\n${docsBegin}\nnew table\n${docsEnd}\nafter\n`)
+  assert.throws(() => replaceDocsSection('# no markers', 'x'), /markers/)
+})
