@@ -61,3 +61,17 @@ export class NotSingleNodeError extends StoreError {
     super('TQ_ERR_NOT_SINGLE_NODE', 'not single-node: /boot loads only into a one-node cluster; use /db/load')
   }
 }
+
+/**
+ * A request for the leader could not be delivered to it (it is down, or cut off): it definitely did not run,
+ * so retrying it is safe.
+ */
+export class LeaderUnreachableError extends StoreError {
+  constructor(address: string, options?: ErrorOptions) {
+    super(
+      'TQ_ERR_LEADER_UNREACHABLE',
+      `leader at ${address} not reachable; the request was not applied`,
+      options,
+    )
+  }
+}

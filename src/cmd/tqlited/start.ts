@@ -9,7 +9,13 @@ import { Replica } from '../../replica/replica.js'
 import { NodeFs } from '../../storage/fs.js'
 import { LogStore } from '../../storage/log-store.js'
 import { pack, unpack } from '../../store/command-codec.js'
-import { LeaderNotFoundError, NotLeaderError, StoreError, UnknownOutcomeError } from '../../store/errors.js'
+import {
+  LeaderNotFoundError,
+  LeaderUnreachableError,
+  NotLeaderError,
+  StoreError,
+  UnknownOutcomeError,
+} from '../../store/errors.js'
 import { Fsm, type NodeMeta } from '../../store/fsm.js'
 import {
   type BackupRequest,
@@ -20,7 +26,7 @@ import {
   Store,
 } from '../../store/store.js'
 import { WriteQueue } from '../../store/write-queue.js'
-import { RpcRemoteError, RpcTimeoutError, TcpTransport } from '../../transport/index.js'
+import { RpcConnectError, RpcRemoteError, RpcTimeoutError, TcpTransport } from '../../transport/index.js'
 import type { Logger } from '../../util/logger.js'
 import type { NodeConfig } from './flags.js'
 
@@ -339,6 +345,13 @@ function createForwarder(transport: TcpTransport): Forwarder {
     } catch (error) {
       if (write && error instanceof RpcTimeoutError) {
         throw new UnknownOutcomeError(`forwarded ${method} timed out`, { cause: error })
+      }
+      if (error instanceof RpcConnectError) {
+        // Never written to the leader: definitely not applied, so the client may safely retry.
+        if (!error.mayHaveBeenDelivered) throw new LeaderUnreachableError(address, { cause: error })
+        if (write)
+          throw new UnknownOutcomeError(`connection to the leader lost during ${method}`, { cause: error })
+        throw new StoreError('TQ_ERR_FORWARD_FAILED', error.message, { cause: error })
       }
       if (error instanceof RpcRemoteError) {
         if (error.remoteCode === 'TQ_ERR_NOT_LEADER' || error.remoteCode === 'TQ_ERR_LEADER_NOT_FOUND') {

@@ -28,6 +28,7 @@ export const defaultTimeoutMs = 5000
 /** Whole-request error codes that mean the request was never applied. */
 const definiteFailureCodes = new Set([
   'TQ_ERR_PROPOSAL_DROPPED',
+  'TQ_ERR_LEADER_UNREACHABLE',
   'TQ_ERR_LEADER_NOT_FOUND',
   'TQ_ERR_NOT_LEADER',
   'TQ_ERR_STALE_READ',
