@@ -150,7 +150,11 @@ export class Database {
    * gets `{ error: "attempt to change database via query operation" }`.
    */
   async query(batch: Batch, options: QueryOptions = {}): Promise<StatementResult[]> {
-    return this.#run(batch, { mode: 'query', transaction: checkTransaction(options.transaction) })
+    return this.#run(batch, {
+      mode: 'query',
+      transaction: checkTransaction(options.transaction),
+      ...qualifyColumnsOption(options.qualifyColumns),
+    })
   }
 
   /**
@@ -167,6 +171,7 @@ export class Database {
       transaction: checkTransaction(options.transaction),
       ...(hasApply ? { apply: checkApply(options.seed, options.nowMs) } : {}),
       ...indexOption(options.index),
+      ...qualifyColumnsOption(options.qualifyColumns),
     }
     return this.#run(batch, runOptions)
   }
@@ -373,6 +378,12 @@ function checkTransaction(transaction: unknown): boolean {
   if (typeof transaction !== 'boolean')
     throw new DbError('TQ_ERR_DB_BAD_OPTIONS', 'transaction must be a boolean')
   return transaction
+}
+
+function qualifyColumnsOption(qualifyColumns: unknown): { qualifyColumns?: true } {
+  if (qualifyColumns === undefined || qualifyColumns === false) return {}
+  if (qualifyColumns !== true) throw new DbError('TQ_ERR_DB_BAD_OPTIONS', 'qualifyColumns must be a boolean')
+  return { qualifyColumns }
 }
 
 function checkApply(seed: Seed | undefined, nowMs: number | undefined): { seed: Seed; nowMs: number } {

@@ -56,6 +56,11 @@ export interface RunOptions {
   readonly apply?: { readonly seed: Seed; readonly nowMs: number }
   /** Raft index to record with the batch (write modes only, and only with `apply`). */
   readonly index?: number
+  /**
+   * rqlite's `qualify_columns`: a read-only statement's column names become `table.name` (query and request
+   * modes; write statements with RETURNING are never qualified, as in rqlite).
+   */
+  readonly qualifyColumns?: boolean
 }
 
 /** rqlite's per-statement error for a write attempted through a query. */
@@ -81,6 +86,8 @@ export class Executor {
   readonly #cache = new Map<string, SqliteStatement>()
   readonly #lastInsertRowid: SqliteStatement
   #appliedIndex: number
+  /** `qualifyColumns` of the batch being run (`run` is synchronous, one batch at a time). */
+  #qualifyColumns = false
 
   /** `db` must have safe integers on by default and the determinism overrides installed. */
   constructor(db: SqliteDatabase, determinism: Determinism) {
@@ -99,6 +106,15 @@ export class Executor {
    * comments gets no slot, as in rqlite). SQL errors are results; exceptions mean a bug or an I/O failure.
    */
   run(batch: readonly WireStatement[], options: RunOptions): StatementResult[] {
+    this.#qualifyColumns = options.qualifyColumns === true && options.mode !== 'execute'
+    try {
+      return this.#run(batch, options)
+    } finally {
+      this.#qualifyColumns = false
+    }
+  }
+
+  #run(batch: readonly WireStatement[], options: RunOptions): StatementResult[] {
     const elements = batch.map(prepareElement).filter((element) => element.pieces.length > 0)
     if (options.mode === 'query') return this.#runQuery(elements, options.transaction)
     if (options.index !== undefined && options.index <= this.#appliedIndex) {
@@ -293,7 +309,9 @@ export class Executor {
         statement.all(...args)
         return executeResult({ changes: 0, lastInsertRowid: this.#lastInsertRowid.get() as bigint })
       }
-      return queryResult(statement, statement.all(...args) as unknown[][])
+      const rows = statement.all(...args) as unknown[][]
+      // rqlite qualifies only statements that are read-only (StmtReadOnly), so never a write's RETURNING.
+      return queryResult(statement, rows, this.#qualifyColumns && statement.readonly)
     } catch (error) {
       // better-sqlite3 raises SqliteError for SQL failures, RangeError/TypeError for binding mistakes.
       if (isSqliteError(error) || error instanceof RangeError || error instanceof TypeError) {
@@ -451,14 +469,20 @@ function executeResult(run: { changes: number; lastInsertRowid: number | bigint 
 /**
  * `types`: the declared type lower-cased; for an expression (no declared type) rqlite reports the storage
  * class of the first row's value (`COUNT(*)` → "integer"), or "" when there is no row or the value is NULL.
+ *
+ * `qualify`: rqlite's `qualify_columns` (db.go `qualifyRowColumns`): a column with an origin table
+ * (`sqlite3_column_table_name`) is named `table.name`, where `name` is the result column's name, so an
+ * alias is kept (`SELECT x AS y FROM t` → `t.y`); an expression keeps its plain name.
  */
-function queryResult(statement: SqliteStatement, rows: readonly unknown[][]): QueryResult {
+function queryResult(statement: SqliteStatement, rows: readonly unknown[][], qualify: boolean): QueryResult {
   const columns = statement.columns()
   const first = rows[0]
   const types = columns.map((column, i) =>
     column.type !== null && column.type !== '' ? column.type.toLowerCase() : storageClass(first?.[i] ?? null),
   )
-  const names = columns.map((column) => column.name)
+  const names = columns.map((column) =>
+    qualify && column.table !== null && column.table !== '' ? `${column.table}.${column.name}` : column.name,
+  )
   if (rows.length === 0) return { columns: names, types }
   return { columns: names, types, values: rows.map((row) => row.map(toSqlValue)) }
 }

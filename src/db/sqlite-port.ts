@@ -23,6 +23,11 @@ export interface SqliteColumn {
   readonly name: string
   /** The declared type as written in the schema (`"VARCHAR(20)"`), or null for an expression. */
   readonly type: string | null
+  /**
+   * `sqlite3_column_table_name()`: the table the column's value comes from, traced through views and
+   * subqueries; null for an expression. Needs SQLITE_ENABLE_COLUMN_METADATA (on in better-sqlite3's build).
+   */
+  readonly table: string | null
 }
 
 export interface SqliteRunResult {

@@ -92,6 +92,13 @@ export interface ExecuteOptions {
 export interface QueryOptions {
   /** Run all statements inside one read transaction (one consistent view). */
   readonly transaction?: boolean
+  /**
+   * rqlite's `qualify_columns`: in the result of a read-only statement, a column that comes from a table is
+   * named `table.name` (`SELECT * FROM a JOIN b …` → `a.id`, `b.id`). `name` is the result column's name, so
+   * an alias stays (`SELECT x AS y FROM t` → `t.y`); the table is the origin table, traced through views and
+   * subqueries; an expression keeps its plain name. Default false: names as SQLite gives them.
+   */
+  readonly qualifyColumns?: boolean
 }
 
 /**
@@ -104,6 +111,12 @@ export interface RequestOptions {
   readonly seed?: Seed
   readonly nowMs?: number
   readonly index?: number
+  /**
+   * rqlite's `qualify_columns`, as for `query`: column names of read-only statements become `table.name`.
+   * Never applied to a write's `RETURNING` rows (rqlite qualifies only statements SQLite calls read-only).
+   * It changes only the answer, never the database, so an applied request may pass it on any replica.
+   */
+  readonly qualifyColumns?: boolean
 }
 
 /** Options of `Database.restore`. */
