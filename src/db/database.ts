@@ -135,6 +135,10 @@ export class Database {
    * `index` with it. Resolves with one result per non-empty statement; never rejects for a SQL error.
    */
   async execute(batch: Batch, options: ExecuteOptions): Promise<StatementResult[]> {
+    return keepTimings(await this.#execute(batch, options), options.timings)
+  }
+
+  async #execute(batch: Batch, options: ExecuteOptions): Promise<StatementResult[]> {
     const apply = checkApply(options.seed, options.nowMs)
     const runOptions: RunOptions = {
       mode: 'execute',
@@ -150,11 +154,12 @@ export class Database {
    * gets `{ error: "attempt to change database via query operation" }`.
    */
   async query(batch: Batch, options: QueryOptions = {}): Promise<StatementResult[]> {
-    return this.#run(batch, {
+    const results = await this.#run(batch, {
       mode: 'query',
       transaction: checkTransaction(options.transaction),
       ...qualifyColumnsOption(options.qualifyColumns),
     })
+    return keepTimings(results, options.timings)
   }
 
   /**
@@ -162,6 +167,10 @@ export class Database {
    * others in execute shape. With `seed`/`nowMs` (and optionally `index`) it applies like `execute`.
    */
   async request(batch: Batch, options: RequestOptions = {}): Promise<StatementResult[]> {
+    return keepTimings(await this.#request(batch, options), options.timings)
+  }
+
+  async #request(batch: Batch, options: RequestOptions): Promise<StatementResult[]> {
     const hasApply = options.seed !== undefined || options.nowMs !== undefined
     if (!hasApply && options.index !== undefined) {
       throw new DbError('TQ_ERR_DB_BAD_OPTIONS', 'index requires seed and nowMs (an applied request)')
@@ -456,4 +465,11 @@ function describeType(value: unknown): string {
   if (Array.isArray(value)) return 'array'
   if (value === undefined) return 'undefined'
   return typeof value
+}
+
+/** Results carry their `time` from the worker; it is dropped unless asked for, so results compare as data. */
+function keepTimings(results: StatementResult[], timings: boolean | undefined): StatementResult[] {
+  if (timings === true) return results
+  for (const result of results) if ('time' in result) delete (result as { time?: number }).time
+  return results
 }

@@ -258,6 +258,14 @@ export class Executor {
 
   /** Runs every piece of one element; the element's result is its last piece's, or the first error. */
   #runElement(element: PreparedElement, mode: BatchMode, transaction: BatchTransaction): StatementResult {
+    const started = performance.now()
+    const result = this.#runPieces(element, mode, transaction)
+    // rqlite's per-result `time`; error slots carry none. The caller drops it unless timings were asked for.
+    if (!('error' in result)) (result as { time?: number }).time = (performance.now() - started) / 1000
+    return result
+  }
+
+  #runPieces(element: PreparedElement, mode: BatchMode, transaction: BatchTransaction): StatementResult {
     let result: StatementResult = {}
     let positionalOffset = 0
     const pieces = element.pieces

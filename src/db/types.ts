@@ -39,6 +39,8 @@ export type Batch = readonly Statement[]
 export interface ExecuteResult {
   readonly last_insert_id?: number | bigint
   readonly rows_affected?: number
+  /** Seconds SQLite spent on the statement; only with the `timings` option (rqlite's per-result `time`). */
+  readonly time?: number
 }
 
 /**
@@ -49,6 +51,8 @@ export interface QueryResult {
   readonly columns: readonly string[]
   readonly types: readonly string[]
   readonly values?: ReadonlyArray<readonly SqlValue[]>
+  /** Seconds SQLite spent on the statement; only with the `timings` option. */
+  readonly time?: number
 }
 
 /** A statement that failed. This is data, not an exception; the message is SQLite's. */
@@ -77,6 +81,8 @@ export type Seed = number | Uint8Array
 export interface ExecuteOptions {
   /** Run the batch as one transaction: stop at the first error and roll everything back. */
   readonly transaction?: boolean
+  /** Keep each successful result's `time` (seconds spent in SQLite). */
+  readonly timings?: boolean
   /** Leader-fixed seed of `random()` and `randomblob()` for this batch. */
   readonly seed: Seed
   /** Leader-fixed wall-clock time (ms since the Unix epoch, UTC) that `'now'` means in this batch. */
@@ -92,6 +98,8 @@ export interface ExecuteOptions {
 export interface QueryOptions {
   /** Run all statements inside one read transaction (one consistent view). */
   readonly transaction?: boolean
+  /** Keep each successful result's `time` (seconds spent in SQLite). */
+  readonly timings?: boolean
   /**
    * rqlite's `qualify_columns`: in the result of a read-only statement, a column that comes from a table is
    * named `table.name` (`SELECT * FROM a JOIN b …` → `a.id`, `b.id`). `name` is the result column's name, so
@@ -108,6 +116,8 @@ export interface QueryOptions {
  */
 export interface RequestOptions {
   readonly transaction?: boolean
+  /** Keep each successful result's `time` (seconds spent in SQLite). */
+  readonly timings?: boolean
   readonly seed?: Seed
   readonly nowMs?: number
   readonly index?: number

@@ -91,7 +91,16 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
         blobArray: params.blobArray,
         pretty: params.pretty,
         endpointShape: shape,
-        ...(params.timings ? { timings: { totalSeconds } } : {}),
+        ...(params.timings
+          ? {
+              timings: {
+                totalSeconds,
+                perStatementSeconds: outcome.results.map((result) =>
+                  'time' in result ? result.time : undefined,
+                ),
+              },
+            }
+          : {}),
         ...(params.raftIndex ? { raftIndex: outcome.raftIndex } : {}),
       })
       send(res, 200, body, 'application/json; charset=utf-8')
@@ -500,6 +509,7 @@ function readRequest(statements: Batch, params: QueryParams): QueryRequest {
       ? { freshnessMs: params.freshnessMs }
       : {}),
     ...(params.freshnessStrict ? { freshnessStrict: true } : {}),
+    ...(params.qualifyColumns ? { qualifyColumns: true } : {}),
     ...(params.linearizableTimeoutMs !== undefined ? { timeoutMs: params.linearizableTimeoutMs } : {}),
   }
 }

@@ -17,6 +17,8 @@ export type Command =
       readonly seq: number
       /** `/db/request`: statements that return rows are answered with their rows (query shape). */
       readonly mixed?: boolean
+      /** Only changes the answer (column names `table.column`), never the database. */
+      readonly qualifyColumns?: boolean
     }
   | {
       readonly kind: 'query'
@@ -24,6 +26,7 @@ export type Command =
       readonly transaction: boolean
       readonly seed: Uint8Array
       readonly nowMs: number
+      readonly qualifyColumns?: boolean
     }
   | {
       readonly kind: 'nodeMeta'

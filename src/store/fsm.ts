@@ -8,15 +8,22 @@ import { ProposalDroppedError } from './errors.js'
 export interface FsmDatabase {
   execute(
     batch: Extract<Command, { kind: 'execute' }>['statements'],
-    options: { transaction: boolean; seed: Uint8Array; nowMs: number; index: number },
+    options: { transaction: boolean; seed: Uint8Array; nowMs: number; index: number; timings?: boolean },
   ): Promise<StatementResult[]>
   query(
     batch: Extract<Command, { kind: 'query' }>['statements'],
-    options: { transaction: boolean },
+    options: { transaction: boolean; timings?: boolean; qualifyColumns?: boolean },
   ): Promise<StatementResult[]>
   request(
     batch: Extract<Command, { kind: 'execute' }>['statements'],
-    options: { transaction: boolean; seed: Uint8Array; nowMs: number; index: number },
+    options: {
+      transaction: boolean
+      seed: Uint8Array
+      nowMs: number
+      index: number
+      timings?: boolean
+      qualifyColumns?: boolean
+    },
   ): Promise<StatementResult[]>
   serialize(): Promise<Uint8Array>
   restore(image: Uint8Array, options?: { index?: number }): Promise<unknown>
@@ -107,9 +114,19 @@ export class Fsm implements ReplicaStateMachine {
         // A duplicate of a request already applied (a client retry that reached the log twice): answer it
         // from the session without applying it again.
         if (session && command.seq <= session.seq) return session.seq === command.seq ? session.results : []
-        const options = { transaction: command.transaction, seed: command.seed, nowMs: command.nowMs, index }
+        // Times are kept for the waiting client (`timings`); the HTTP layer writes them only when asked.
+        const options = {
+          transaction: command.transaction,
+          seed: command.seed,
+          nowMs: command.nowMs,
+          index,
+          timings: true,
+        }
         const results = command.mixed
-          ? await this.#db.request(command.statements, options)
+          ? await this.#db.request(command.statements, {
+              ...options,
+              ...(command.qualifyColumns ? { qualifyColumns: true } : {}),
+            })
           : await this.#db.execute(command.statements, options)
         if (command.clientId !== '') this.#sessions.set(command.clientId, { seq: command.seq, results })
         return results
@@ -117,7 +134,11 @@ export class Fsm implements ReplicaStateMachine {
       case 'query':
         // Only a waiting request needs the rows; the read changes nothing, so other replicas skip it.
         if (!this.#waiters.has(index)) return []
-        return this.#db.query(command.statements, { transaction: command.transaction })
+        return this.#db.query(command.statements, {
+          transaction: command.transaction,
+          timings: true,
+          ...(command.qualifyColumns ? { qualifyColumns: true } : {}),
+        })
       case 'load':
         // Recorded with the entry's index, so the database says which entry it reflects.
         await this.#db.restore(command.image, { index })

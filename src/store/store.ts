@@ -33,6 +33,8 @@ export interface QueryRequest {
    * clock with this node's).
    */
   readonly freshnessStrict?: boolean
+  /** rqlite's `qualify_columns`: columns of read-only statements named `table.column`. */
+  readonly qualifyColumns?: boolean
   readonly timeoutMs?: number
 }
 
@@ -75,7 +77,10 @@ export interface StoreOptions {
   readonly raftAddress: string
   readonly httpAddress: string
   readonly local: {
-    query(statements: Batch, options: { transaction: boolean }): Promise<StatementResult[]>
+    query(
+      statements: Batch,
+      options: { transaction: boolean; timings?: boolean; qualifyColumns?: boolean },
+    ): Promise<StatementResult[]>
     serialize(options?: { vacuum?: boolean; journalMode?: 'wal' | 'delete' }): Promise<Uint8Array>
     dump(options?: { tables?: readonly string[] }): Promise<string>
     appliedIndex(): Promise<number>
@@ -190,7 +195,10 @@ export class Store {
     return new NotLeaderError(leader.id, leader.meta?.httpAddress, leader.meta?.raftAddress)
   }
 
-  async execute(request: ExecuteRequest, mixed = false): Promise<Outcome> {
+  async execute(
+    request: ExecuteRequest,
+    mixed: false | { readonly qualifyColumns?: boolean | undefined } = false,
+  ): Promise<Outcome> {
     checkPragmas(request.statements)
     if (!this.isLeader()) throw this.#notLeader()
     const session = request.session ?? { clientId: this.#clientId, seq: ++this.#seq }
@@ -203,6 +211,7 @@ export class Store {
       clientId: session.clientId,
       seq: session.seq,
       ...(mixed ? { mixed: true } : {}),
+      ...(mixed !== false && mixed.qualifyColumns === true ? { qualifyColumns: true } : {}),
     })
     return this.#proposeAndWait(command, request.timeoutMs)
   }
@@ -227,7 +236,7 @@ export class Store {
         ...(request.timeoutMs !== undefined ? { timeoutMs: request.timeoutMs } : {}),
         ...(request.session !== undefined ? { session: request.session } : {}),
       },
-      true,
+      { qualifyColumns: request.qualifyColumns },
     )
   }
 
@@ -243,6 +252,11 @@ export class Store {
     if (level === 'auto')
       level = this.#replica.status().config.nonVoters.includes(this.nodeId) ? 'none' : 'weak'
     const transaction = request.transaction ?? false
+    const readOptions = {
+      transaction,
+      timings: true,
+      ...(request.qualifyColumns ? { qualifyColumns: true } : {}),
+    }
     switch (level) {
       case 'none': {
         if (request.freshnessMs !== undefined && role !== 'leader') {
@@ -260,16 +274,16 @@ export class Store {
             throw new StaleReadError(request.freshnessMs, last === undefined ? undefined : this.#now() - last)
           }
         }
-        return this.#options.local.query(request.statements, { transaction })
+        return this.#options.local.query(request.statements, readOptions)
       }
       case 'weak':
         // The leader's own belief that it leads (rqlite's default): one local check, no quorum round.
         if (role !== 'leader') throw this.#notLeader()
-        return this.#options.local.query(request.statements, { transaction })
+        return this.#options.local.query(request.statements, readOptions)
       case 'linearizable': {
         const index = await this.#readIndex(request.timeoutMs)
         await this.#waitApplied(index, request.timeoutMs)
-        return this.#options.local.query(request.statements, { transaction })
+        return this.#options.local.query(request.statements, readOptions)
       }
       case 'strong': {
         const command = encodeCommand({
@@ -278,6 +292,7 @@ export class Store {
           transaction,
           seed: randomBytes(16),
           nowMs: Date.now(),
+          ...(request.qualifyColumns ? { qualifyColumns: true } : {}),
         })
         return this.#proposeAndWait(command, request.timeoutMs)
       }

@@ -278,3 +278,27 @@ test('SQL-text backup (fmt=sql, tables) through a follower loads back exactly: e
   const refused = await get(follower, '/db/backup?fmt=sql&vacuum')
   assert.equal(refused.status, 400)
 })
+
+test('timings give every successful result its own time; qualify_columns names columns table.column', async () => {
+  const timed = await post(leader, '/db/execute?timings', [
+    ['INSERT INTO r(name) VALUES(?)', 'timed'],
+    'INSERT INTO nope VALUES(1)',
+  ])
+  const body = JSON.parse(timed.text)
+  assert.ok(body.results[0].time > 0, timed.text)
+  assert.deepEqual(Object.keys(body.results[1]), ['error'])
+  assert.ok(body.time > 0, timed.text)
+  const untimed = await post(leader, '/db/execute', [['INSERT INTO r(name) VALUES(?)', 'untimed']])
+  assert.doesNotMatch(untimed.text, /time/)
+  for (const level of ['weak', 'strong']) {
+    const read = await get(
+      follower,
+      `/db/query?timings&qualify_columns&level=${level}&q=${encodeURIComponent('SELECT r.id, name AS n, 1 FROM r LIMIT 1')}`,
+    )
+    const result = JSON.parse(read.text).results[0]
+    assert.deepEqual(result.columns, ['r.id', 'r.n', '1'], read.text)
+    assert.ok(result.time > 0, read.text)
+  }
+  const mixed = await post(follower, '/db/request?qualify_columns&level=strong', ['SELECT id FROM r LIMIT 1'])
+  assert.match(mixed.text, /"columns":\["r.id"\]/)
+})

@@ -275,12 +275,9 @@ test('integer parameters of 16 digits and more, up to ±(2^53 - 1), bind exactly
   ])
 })
 
-// TQLite incompatibility: with `timings=true` TQLite adds only the top-level `time`; rqlite also gives every
-// execute and query result its own `time` (rqlite-reference.md §1, /db/execute example), which the client
-// reads into DataResult.time (`parseFloat(result.time || 0.0)`), so getTime() is 0 here.
+// rqlite gives every execute and query result its own `time`; the client reads it into DataResult.time.
 test('with `timings` every DataResult carries its own time', {
   timeout: 60_000,
-  todo: 'TQLite omits the per-statement `time` under `timings` (only the top-level one is written)',
 }, async () => {
   const client = new DataApiClient(url((await roles()).leader))
   noError(await client.execute('CREATE TABLE timed (v INTEGER)'))
