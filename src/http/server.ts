@@ -26,7 +26,7 @@ import { encodeJson, parseJsonExact } from './json.js'
 import { type QueryParams, QueryParamError, parseQueryParams } from './query-params.js'
 import { HttpError, parseStatements, readBytes, readText } from './request-body.js'
 import { encodeResponse } from './result-encoding.js'
-import { type NodeDescription, statusDocument, subtree, version } from './status.js'
+import { type NodeDescription, goDuration, statusDocument, subtree, version } from './status.js'
 
 export { version }
 
@@ -253,7 +253,7 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
         const leader = store.leader()
         const nodes = leader ? await probeNodes(true, params.timeoutMs ?? 30_000) : []
         const node = nodes.find((n) => n.leader)
-        if (!node) return send(res, 503, 'leader not found', 'text/plain; charset=utf-8')
+        if (!node) return send(res, 503, 'leader not found', 'text/plain; charset=utf-8', true)
         return sendJson(res, node, params.pretty)
       }
       if (method !== 'POST') return send(res, 405, '')
@@ -480,7 +480,7 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
           reachable,
           leader: leader?.id === meta.nodeId,
           time: seconds,
-          time_s: `${(seconds * 1000).toFixed(3)}ms`,
+          time_s: goDuration(seconds * 1000),
           ...(error !== undefined ? { error } : {}),
         }
       }),
@@ -546,29 +546,41 @@ function sendError(res: ServerResponse, error: unknown, adminRoute = false): voi
     !(error instanceof MembershipError) &&
     !(error instanceof LeaderNotFoundError)
   ) {
-    return send(res, 503, error.message, 'text/plain; charset=utf-8')
+    return send(res, 503, error.message, 'text/plain; charset=utf-8', true)
   }
-  if (error instanceof HttpError) return send(res, error.status, error.message, 'text/plain; charset=utf-8')
+  if (error instanceof HttpError)
+    return send(res, error.status, error.message, 'text/plain; charset=utf-8', true)
   if (error instanceof QueryParamError)
-    return send(res, error.status, error.message, 'text/plain; charset=utf-8')
-  if (error instanceof SyntaxError) return send(res, 400, 'invalid JSON body', 'text/plain; charset=utf-8')
+    return send(res, error.status, error.message, 'text/plain; charset=utf-8', true)
+  if (error instanceof SyntaxError)
+    return send(res, 400, 'invalid JSON body', 'text/plain; charset=utf-8', true)
   if (error instanceof LeaderNotFoundError)
-    return send(res, 503, 'leader not found', 'text/plain; charset=utf-8')
-  if (error instanceof NotSingleNodeError) return send(res, 503, error.message, 'text/plain; charset=utf-8')
-  if (error instanceof MembershipError) return send(res, 400, error.message, 'text/plain; charset=utf-8')
+    return send(res, 503, 'leader not found', 'text/plain; charset=utf-8', true)
+  if (error instanceof NotSingleNodeError)
+    return send(res, 503, error.message, 'text/plain; charset=utf-8', true)
+  if (error instanceof MembershipError)
+    return send(res, 400, error.message, 'text/plain; charset=utf-8', true)
   if (error instanceof WriteQueueClosedError)
-    return send(res, 503, error.message, 'text/plain; charset=utf-8')
+    return send(res, 503, error.message, 'text/plain; charset=utf-8', true)
   if (error instanceof StaleReadError) return sendJson(res, { results: [], error: 'stale read' })
   if (error instanceof UnknownOutcomeError || error instanceof StoreError) {
     return sendJson(res, { results: [], error: error.message, code: error.code })
   }
-  send(res, 500, error instanceof Error ? error.message : String(error), 'text/plain; charset=utf-8')
+  send(res, 500, error instanceof Error ? error.message : String(error), 'text/plain; charset=utf-8', true)
 }
 
-function send(res: ServerResponse, status: number, body: string, contentType?: string): void {
+/** `goError`: the body as Go's `http.Error` writes it (rqlite's protocol errors): a trailing newline, nosniff. */
+function send(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  contentType?: string,
+  goError = false,
+): void {
   if (contentType) res.setHeader('Content-Type', contentType)
+  if (goError) res.setHeader('X-Content-Type-Options', 'nosniff')
   res.statusCode = status
-  res.end(body)
+  res.end(goError ? `${body}\n` : body)
 }
 
 function sendJson(res: ServerResponse, value: unknown, pretty = false): void {

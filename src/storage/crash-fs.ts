@@ -16,8 +16,12 @@ import { SeededRandom } from './seeded-random.js'
  * the disk in order; different files and directories are independent. Directories made by `mkdir` are durable
  * at once (the data directory is created at install time).
  *
+ * `datasync` (fdatasync) has the same effect here as `fsync`: the model holds only content and size, and
+ * fdatasync flushes both (a changed size is metadata needed to read the data back); what it skips, timestamps,
+ * is not modelled. It is counted and reported separately, so tests can tell which sync a store uses.
+ *
  * Faults: `injectDiskFull` (ENOSPC after N more bytes, after writing the part that fits), `injectFsyncError`
- * and `injectWriteError` (EIO, once). A failed fsync drops that file's pending writes from the durable path
+ * (also hits `datasync`) and `injectWriteError` (EIO, once). A failed fsync drops that file's pending writes from the durable path
  * for good while reads still see them, which is how Linux behaves ("fsyncgate"): retrying the fsync succeeds
  * and the data is still lost.
  *
@@ -30,10 +34,11 @@ export class CrashFs implements Fs {
   #fsyncError: FaultSpec | undefined
   #writeError: FaultSpec | undefined
   #fsyncCounts = new Map<string, number>()
+  #datasyncCounts = new Map<string, number>()
   #bytesWritten = 0
 
   /**
-   * Called synchronously before every fsync, fsyncDir and rename, with the state just before it: the points
+   * Called synchronously before every fsync, datasync, fsyncDir and rename, with the state just before it: the points
    * at which the power-loss tests `clone()` the file system and enumerate crash states.
    */
   onBarrier: ((event: BarrierEvent) => void) | undefined
@@ -115,7 +120,8 @@ export class CrashFs implements Fs {
   readonly #host: HandleHost = {
     write: (inode, path, data, position) => this.#writeFile(inode, path, data, position),
     truncate: (inode, size) => this.#truncateFile(inode, size),
-    fsync: (inode, path) => this.#fsyncFile(inode, path),
+    fsync: (inode, path) => this.#fsyncFile(inode, path, 'fsync'),
+    datasync: (inode, path) => this.#fsyncFile(inode, path, 'datasync'),
   }
 
   #writeFile(inode: Inode, path: string, data: Uint8Array, position: number): void {
@@ -142,9 +148,10 @@ export class CrashFs implements Fs {
     inode.pending.push(op)
   }
 
-  #fsyncFile(inode: Inode, path: string): void {
-    this.onBarrier?.({ kind: 'fsync', path })
-    this.#count(path)
+  #fsyncFile(inode: Inode, path: string, kind: 'fsync' | 'datasync'): void {
+    this.onBarrier?.({ kind, path })
+    if (kind === 'fsync') this.#count(path)
+    else this.#datasyncCounts.set(path, (this.#datasyncCounts.get(path) ?? 0) + 1)
     if (this.#takeFault('fsync', path)) {
       inode.pending = [] // fsyncgate: these writes will never be durable, though reads still see them
       throw errno('EIO', 'fsync', path)
@@ -183,6 +190,20 @@ export class CrashFs implements Fs {
   /** How many fsync/fsyncDir calls reached `path` (a file or directory), failed ones included. */
   fsyncCount(path: string): number {
     return this.#fsyncCounts.get(normalize(path)) ?? 0
+  }
+
+  /** How many datasync calls reached the file `path`, failed ones included. */
+  datasyncCount(path: string): number {
+    return this.#datasyncCounts.get(normalize(path)) ?? 0
+  }
+
+  /** Every sync of any kind (fsync, datasync, fsyncDir) of `path`, or of all paths when omitted. */
+  syncCount(path?: string): number {
+    if (path !== undefined) return this.fsyncCount(path) + this.datasyncCount(path)
+    let total = 0
+    for (const count of this.#fsyncCounts.values()) total += count
+    for (const count of this.#datasyncCounts.values()) total += count
+    return total
   }
 
   // --- crashes ---
@@ -330,7 +351,7 @@ export class CrashFs implements Fs {
 }
 
 export interface BarrierEvent {
-  readonly kind: 'fsync' | 'fsyncDir' | 'rename'
+  readonly kind: 'fsync' | 'datasync' | 'fsyncDir' | 'rename'
   readonly path: string
 }
 
@@ -459,6 +480,7 @@ interface HandleHost {
   write(inode: Inode, path: string, data: Uint8Array, position: number): void
   truncate(inode: Inode, size: number): void
   fsync(inode: Inode, path: string): void
+  datasync(inode: Inode, path: string): void
 }
 
 class Inode {
@@ -494,6 +516,11 @@ class CrashFileHandle implements FileHandle {
   async fsync(): Promise<void> {
     this.#checkOpen('fsync')
     this.#host.fsync(this.#inode, this.#path)
+  }
+
+  async datasync(): Promise<void> {
+    this.#checkOpen('fdatasync')
+    this.#host.datasync(this.#inode, this.#path)
   }
 
   async truncate(size: number): Promise<void> {

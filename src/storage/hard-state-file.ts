@@ -6,7 +6,9 @@ import { decodeRecords, encodeRecord, recordHeaderBytes } from './record-codec.j
 /**
  * The hard-state file (`hardstate`) is the store's root: the last valid record in it says which generation of
  * snapshot and log files is current, how many bytes of that log are known durable, and the hard state. Writing
- * and fsyncing one record is the commit point of every save.
+ * and fsyncing one record is the commit point of every save except a one-sync append (same term and vote, log
+ * only extended), which is committed by the log's own sync; recovery then finds those records past
+ * `logSyncedBytes`, and the record's commit index may be older than the log.
  *
  * The file is a sequence of fixed-size slots, appended one per save. A slot holds the same record twice:
  *
@@ -33,7 +35,10 @@ export interface HardStateRecord {
   readonly hardState: HardState
   /** Names the current `log-<generation>.log` and (with `hasSnapshotFile`) `snapshot-<generation>.snap`. */
   readonly generation: number
-  /** The current log's length that was fsynced before this record was written: a record boundary. */
+  /**
+   * The current log's length that was synced before this record was written: a record boundary. Everything
+   * before it is trusted (damage there is corruption); one-sync appends may follow it.
+   */
   readonly logSyncedBytes: number
   /** False only for the empty initial snapshot (index 0), which has no file. */
   readonly hasSnapshotFile: boolean

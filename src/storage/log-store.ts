@@ -36,6 +36,12 @@ export interface LogStoreOptions {
   /** Slots in the hard-state file before it is rewritten (temp file + rename). Default 4096 (576 KiB). */
   readonly hardStateSlotsMax?: number
   /**
+   * Log bytes allowed past the synced length recorded in the hard-state file (appends acknowledged with one
+   * sync, see DESIGN.md "Write paths"). An append that would leave more also records a hard-state slot (a
+   * second sync), which bounds the region where damage cannot be told from a torn tail. Default 1 MiB.
+   */
+  readonly unrecordedLogBytesMax?: number
+  /**
    * Deliberately broken behaviour, so that the tests can show their checks catch a broken store. Never set
    * outside tests.
    */
@@ -45,8 +51,10 @@ export interface LogStoreOptions {
 export interface UnsafeTestingOptions {
   /** Recovery accepts records without checking their CRC. */
   readonly skipChecksums?: boolean
-  /** Saves do not fsync the log file before recording its synced length. */
+  /** Saves do not sync the log file (before recording its synced length, or before acknowledging). */
   readonly skipLogFsync?: boolean
+  /** Recovery drops every record past the recorded synced length (forgets one-sync appends). */
+  readonly dropUnrecordedLog?: boolean
   /** New files and renames are not made durable with fsyncDir before they are referenced. */
   readonly skipDirFsync?: boolean
   /** After ENOSPC, the files are left as the failed write left them instead of being rolled back. */
@@ -101,6 +109,7 @@ export class LogStore implements LogReader {
   readonly #dir: string
   readonly #logger: StorageLogger
   readonly #slotsMax: number
+  readonly #unrecordedMax: number
   readonly #unsafe: UnsafeTestingOptions
 
   // The acknowledged state, as MemoryLog holds it. `#entries[i]` has index `#snapshot.meta.index + 1 + i`.
@@ -108,9 +117,13 @@ export class LogStore implements LogReader {
   #snapshot: Snapshot
   #entries: Entry[]
 
-  // Where that state lives on disk. Invariant: `#root` is the last hard-state record written and fsynced,
-  // `#root.logSyncedBytes` is the length of the current log file, and `#hardStateBytes` that of `hardstate`.
+  // Where that state lives on disk. Invariant: `#root` is the last hard-state record written and fsynced, its
+  // generation, snapshot, term and vote are those of the acknowledged state (its commit may be older);
+  // `#logBytes` is the length of the current log file, all of it synced, and `#root.logSyncedBytes <=
+  // #logBytes`: the records between are one-sync appends, each extending the log by exactly one index;
+  // `#hardStateBytes` is the length of `hardstate`.
   #root: HardStateRecord
+  #logBytes: number
   #logHandle: FileHandle
   #hardStateHandle: FileHandle
   #hardStateBytes: number
@@ -140,8 +153,14 @@ export class LogStore implements LogReader {
       Number.isSafeInteger(this.#slotsMax) && this.#slotsMax >= 1,
       'hardStateSlotsMax must be at least 1',
     )
+    this.#unrecordedMax = init.options.unrecordedLogBytesMax ?? 1024 * 1024
+    assert(
+      Number.isSafeInteger(this.#unrecordedMax) && this.#unrecordedMax >= 0,
+      'unrecordedLogBytesMax must be a non-negative integer',
+    )
     this.#unsafe = init.options.unsafeTesting ?? {}
     this.#root = init.root
+    this.#logBytes = init.root.logSyncedBytes
     this.#hardState = init.root.hardState
     this.#snapshot = init.snapshot
     this.#entries = init.entries
@@ -193,7 +212,15 @@ export class LogStore implements LogReader {
 
       const logPath = join(dir, logFileName(record.generation))
       const logBytes = await readReferenced(fs, logPath)
-      const log = recoverLog(logBytes, logPath, record.logSyncedBytes, snapshot.meta.index, verifyChecksums)
+      const log = recoverLog(logBytes, logPath, record.logSyncedBytes, snapshot.meta.index, {
+        verifyChecksums,
+        dropUnrecorded: options.unsafeTesting?.dropUnrecordedLog === true,
+      })
+      // One-sync appends do not record the commit index, so the root's may be older than the log; Raft allows
+      // that (commit need not be durable). A root cannot name a commit past the log it describes, but a store
+      // used outside Raft may have been saved that way: never show a commit beyond the last index.
+      const lastIndex = snapshot.meta.index + log.entries.length
+      const commit = Math.min(record.hardState.commit, lastIndex)
 
       const logHandle = await fs.open(logPath, { create: false })
       handles.push(logHandle)
@@ -213,8 +240,12 @@ export class LogStore implements LogReader {
       if (tornBytes > 0 || log.validBytes > record.logSyncedBytes) await logHandle.fsync()
       let root = record
       let hardStateEnd = recovered.appendOffset
-      if (log.validBytes > record.logSyncedBytes || recovered.repairOffset !== undefined) {
-        root = { ...record, logSyncedBytes: log.validBytes }
+      const repair =
+        log.validBytes > record.logSyncedBytes ||
+        commit !== record.hardState.commit ||
+        recovered.repairOffset !== undefined
+      if (repair) {
+        root = { ...record, hardState: { ...record.hardState, commit }, logSyncedBytes: log.validBytes }
         const at = recovered.repairOffset ?? recovered.appendOffset
         await hardStateHandle.write(encodeHardStateSlot(root), at)
         hardStateEnd = at + hardStateSlotBytes
@@ -239,7 +270,7 @@ export class LogStore implements LogReader {
         generation: root.generation,
         snapshotIndex: snapshot.meta.index,
         lastIndex: store.lastIndex(),
-        unsyncedEntriesKept: log.unsyncedEntries,
+        unrecordedEntriesKept: log.unrecordedEntries,
         tornBytes,
       })
       return store
@@ -303,8 +334,13 @@ export class LogStore implements LogReader {
 
   /**
    * Persists a snapshot to install, entries to append and a hard state (see `SaveRequest`), then shows them
-   * to readers. Costs one fsync of the log (group commit) and one of the hard-state file; installing a snapshot
-   * adds the snapshot file's fsync and one fsyncDir. Resolves when all of it is durable.
+   * to readers. Resolves when all of it is durable, except that a commit index carried by a one-sync append
+   * may be recovered lower after a crash (Raft does not need it durable).
+   *
+   * Costs (DESIGN.md "Write paths"): an append that extends the log, with term and vote unchanged, costs one
+   * fdatasync of the log (group commit); an append that changes term or vote, or truncates the log, adds an
+   * fsync of the hard-state file; a hard state alone costs that fsync; installing a snapshot adds the snapshot
+   * file's fsync and one fsyncDir.
    */
   save(request: SaveRequest): Promise<void> {
     return this.#serialize(() => this.#save(request))
@@ -327,10 +363,28 @@ export class LogStore implements LogReader {
     })
   }
 
-  /** Waits for pending writes, then closes the files. Later calls throw `StorageClosedError`. */
+  /**
+   * Waits for pending writes, records the current hard state and log length (one fsync, when one-sync appends
+   * left them unrecorded: a clean restart then shows the latest commit index), then closes the files. Later
+   * calls throw `StorageClosedError`.
+   */
   close(): Promise<void> {
     const run = this.#queue.then(async () => {
       if (this.#closed) return
+      if (this.#failure === undefined && this.#unrecorded()) {
+        try {
+          await this.#guard(
+            () => this.#commit({ ...this.#root, hardState: this.#hardState, logSyncedBytes: this.#logBytes }),
+            async () => {},
+          )
+        } catch (error) {
+          // Nothing acknowledged depends on it: the log is synced and commit need not be durable.
+          this.#logger.warn('recording the hard state at close failed', {
+            dir: this.#dir,
+            error: String(error),
+          })
+        }
+      }
       this.#closed = true
       await Promise.allSettled([this.#logHandle.close(), this.#hardStateHandle.close()])
     })
@@ -368,34 +422,55 @@ export class LogStore implements LogReader {
       this.#snapshot = snapshot
       this.#entries = [...entries]
     } else {
-      await this.#appendAndCommit(entries, hardState)
+      const oneSync =
+        entries.length > 0 &&
+        first === baseLast + 1 &&
+        hardState.term === this.#hardState.term &&
+        hardState.vote === this.#hardState.vote
+      await this.#append(entries, hardState, oneSync)
       this.#entries.length = first - base - 1
       for (const entry of entries) this.#entries.push(entry)
     }
     this.#hardState = hardState
   }
 
-  /** Appends entry records to the current log, fsyncs it once, then commits a hard-state record. */
-  async #appendAndCommit(entries: readonly Entry[], hardState: HardState): Promise<void> {
+  /**
+   * Appends entry records to the current log and syncs it once (fdatasync). That is the commit point when
+   * `oneSync` (the append extends the log and keeps term and vote) and the unrecorded log stays within
+   * `unrecordedLogBytesMax`: recovery accepts whole, valid, contiguous records past the recorded synced length.
+   * Otherwise a hard-state record naming the new length and hard state is committed too.
+   */
+  async #append(entries: readonly Entry[], hardState: HardState, oneSync: boolean): Promise<void> {
     const logPath = this.#path(logFileName(this.#root.generation))
-    const logStart = this.#root.logSyncedBytes
+    const logStart = this.#logBytes
     const bytes = encodeEntryRecords(entries)
+    const logEnd = logStart + bytes.byteLength
+    const recordRoot = !oneSync || logEnd - this.#root.logSyncedBytes > this.#unrecordedMax
     let logWritten = false
     await this.#guard(
       async () => {
         if (bytes.byteLength > 0) {
           logWritten = true
           await this.#write(this.#logHandle, bytes, logStart, logPath)
-          if (this.#unsafe.skipLogFsync !== true) await this.#fsync(this.#logHandle, logPath)
+          if (this.#unsafe.skipLogFsync !== true) await this.#datasync(this.#logHandle, logPath)
         }
-        await this.#commit({ ...this.#root, hardState, logSyncedBytes: logStart + bytes.byteLength })
+        this.#logBytes = logEnd
+        if (recordRoot) await this.#commit({ ...this.#root, hardState, logSyncedBytes: logEnd })
       },
       async () => {
+        this.#logBytes = logStart
         if (logWritten) {
           await this.#logHandle.truncate(logStart)
           await this.#logHandle.fsync()
         }
       },
+    )
+  }
+
+  /** One-sync appends or commit indexes are not yet in the hard-state file. */
+  #unrecorded(): boolean {
+    return (
+      this.#logBytes !== this.#root.logSyncedBytes || this.#hardState.commit !== this.#root.hardState.commit
     )
   }
 
@@ -449,6 +524,7 @@ export class LogStore implements LogReader {
     assert(newLog !== undefined, 'the new log is open after a committed generation switch')
     const oldLog = this.#logHandle
     this.#logHandle = newLog
+    this.#logBytes = logBytes.byteLength
     await oldLog.close().catch(() => undefined)
     await this.#removeStaleGenerations()
     this.#logger.info('log generation switched', {
@@ -458,7 +534,10 @@ export class LogStore implements LogReader {
     })
   }
 
-  /** Writes and fsyncs one hard-state record: the commit point. Rewrites the file when it is full. */
+  /**
+   * Writes and fsyncs one hard-state record: the commit point of every save that is not a one-sync append.
+   * Rewrites the file when it is full. `root.logSyncedBytes` must be the (synced) length of the named log.
+   */
   async #commit(root: HardStateRecord): Promise<void> {
     const slot = encodeHardStateSlot(root)
     const path = this.#path(hardStateFileName)
@@ -532,6 +611,14 @@ export class LogStore implements LogReader {
       await handle.fsync()
     } catch (error) {
       throw this.#fail(`fsync of ${path} failed`, error)
+    }
+  }
+
+  async #datasync(handle: FileHandle, path: string): Promise<void> {
+    try {
+      await handle.datasync()
+    } catch (error) {
+      throw this.#fail(`fdatasync of ${path} failed`, error)
     }
   }
 
@@ -629,23 +716,32 @@ interface RecoveredLog {
   readonly entries: Entry[]
   /** End of the last record kept: the log file is truncated here. */
   readonly validBytes: number
-  /** Whole records past the synced length that were kept (appends whose save had not been acknowledged). */
-  readonly unsyncedEntries: number
+  /**
+   * Whole records past the recorded synced length that were kept: one-sync appends (acknowledged or not), and
+   * the log part of an unacknowledged save whose hard-state record did not reach the disk.
+   */
+  readonly unrecordedEntries: number
 }
 
 /**
- * Replays a log file. Records before `syncedBytes` were acknowledged: each must be whole, pass its checksum,
- * decode, and have an index in `(snapshotIndex, last + 1]` (a lower index replays a truncating append), or the
- * log is corrupt. Past `syncedBytes`, records are kept while they are whole and extend the log by exactly one;
- * the first that is not (torn, damaged, or an unacknowledged truncating append) ends the log.
+ * Replays a log file. Records before `syncedBytes` (recorded in the hard-state file) were acknowledged: each
+ * must be whole, pass its checksum, decode, and have an index in `(snapshotIndex, last + 1]` (a lower index
+ * replays a truncating append), or the log is corrupt. Past `syncedBytes`, records are kept while they are
+ * whole, pass their checksum and extend the log by exactly one index: that is where one-sync appends live,
+ * acknowledged once the log was synced. The first record that is not whole or fails its checksum is a torn
+ * tail (only the save in flight can be torn: every earlier one was synced) and ends the log. A whole, valid
+ * record that would truncate the log ends it too: only a save that also commits a hard-state record truncates,
+ * so such a record belongs to an unacknowledged save, which must not drop acknowledged entries. A whole, valid
+ * record that leaves a gap, or that does not decode, cannot be a torn write: corruption.
  */
 export function recoverLog(
   bytes: Uint8Array,
   file: string,
   syncedBytes: number,
   snapshotIndex: number,
-  verifyChecksums = true,
+  options: { readonly verifyChecksums?: boolean; readonly dropUnrecorded?: boolean } = {},
 ): RecoveredLog {
+  const verifyChecksums = options.verifyChecksums ?? true
   if (bytes.byteLength < syncedBytes) {
     const reason = `the file ends before its synced length ${syncedBytes}`
     throw new CorruptLogError({ file, offset: bytes.byteLength, reason })
@@ -657,9 +753,10 @@ export function recoverLog(
   }
   const entries: Entry[] = []
   let validBytes = 0
-  let unsyncedEntries = 0
+  let unrecordedEntries = 0
   for (const record of decoded.records) {
     const isSynced = record.offset < syncedBytes
+    if (!isSynced && options.dropUnrecorded === true) break
     if (isSynced && record.end > syncedBytes) {
       throw new CorruptLogError({ file, offset: record.offset, reason: 'a record crosses the synced length' })
     }
@@ -679,13 +776,17 @@ export function recoverLog(
       }
       entries.length = entry.index - snapshotIndex - 1
     } else {
+      if (entry.index > last + 1) {
+        const reason = `entry index ${entry.index} leaves a gap after ${last}`
+        throw new CorruptLogError({ file, offset: record.offset, reason })
+      }
       if (entry.index !== last + 1) break
-      unsyncedEntries++
+      unrecordedEntries++
     }
     entries.push(entry)
     validBytes = record.end
   }
-  return { entries, validBytes, unsyncedEntries }
+  return { entries, validBytes, unrecordedEntries }
 }
 
 /** Creates an empty store: generation 1, no snapshot, an empty log. The rename of `hardstate` commits it. */

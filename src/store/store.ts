@@ -528,10 +528,10 @@ export class Store {
 
   #readIndex(timeoutMs?: number): Promise<number> {
     const context = this.#nextReadContext++
-    const result = this.#replica.readIndex(context)
-    if (!result.accepted) return Promise.reject(this.#notLeader())
     const limit = timeoutMs ?? this.#applyTimeout()
-    return new Promise((resolve, reject) => {
+    // Registered before asking Raft: a single voter confirms the read at once, and the driver can hand the
+    // read state back before readIndex() returns.
+    const confirmed = new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#reads.delete(context)
         reject(new StoreError('TQ_ERR_READ_TIMEOUT', `linearizable read not confirmed within ${limit}ms`))
@@ -547,6 +547,12 @@ export class Store {
         },
       })
     })
+    const result = this.#replica.readIndex(context)
+    if (!result.accepted) {
+      this.#reads.get(context)?.reject(this.#notLeader())
+      this.#reads.delete(context)
+    }
+    return confirmed
   }
 
   #waitApplied(index: number, timeoutMs?: number): Promise<void> {

@@ -79,7 +79,7 @@ test('queued writes: a sequence number at once, written in the background, wait 
   assert.equal(barrier.status, 200)
   const empty = await post(follower, '/db/execute?queue', [])
   assert.equal(empty.status, 400)
-  assert.equal(empty.text, 'no statements')
+  assert.equal(empty.text, 'no statements\n')
   // Read from the raw text: JSON.parse would round the 64-bit number.
   const status = (await get(follower, '/status?key=http.queue._default')).text
   assert.equal(JSON.parse(status).batch_size, 128)
@@ -237,7 +237,7 @@ test('/boot loads a SQLite file into a one-node cluster and refuses anything els
   assert.ok(raft.last_snapshot_index >= raft.applied_index - 1, JSON.stringify(raft))
   const notSqlite = await post(alone, '/boot', 'hello', 'application/octet-stream')
   assert.equal(notSqlite.status, 400)
-  assert.equal(notSqlite.text, 'invalid SQLite data')
+  assert.equal(notSqlite.text, 'invalid SQLite data\n')
   const clustered = await post(leader, '/boot', image, 'application/octet-stream')
   assert.equal(clustered.status, 503)
   assert.match(clustered.text, /not single-node/)
@@ -301,4 +301,9 @@ test('timings give every successful result its own time; qualify_columns names c
   }
   const mixed = await post(follower, '/db/request?qualify_columns&level=strong', ['SELECT id FROM r LIMIT 1'])
   assert.match(mixed.text, /"columns":\["r.id"\]/)
+})
+
+test('a one-node cluster serves linearizable reads (the read is confirmed before readIndex returns)', async () => {
+  const read = await get(alone, '/db/query?level=linearizable&linearizable_timeout=3s&q=SELECT%2042')
+  assert.equal(read.text, '{"results":[{"columns":["42"],"types":["integer"],"values":[[42]]}]}')
 })

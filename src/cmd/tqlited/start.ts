@@ -12,6 +12,7 @@ import { pack, unpack } from '../../store/command-codec.js'
 import {
   LeaderNotFoundError,
   LeaderUnreachableError,
+  MembershipError,
   NotLeaderError,
   StoreError,
   UnknownOutcomeError,
@@ -357,7 +358,9 @@ function createForwarder(transport: TcpTransport): Forwarder {
         if (error.remoteCode === 'TQ_ERR_NOT_LEADER' || error.remoteCode === 'TQ_ERR_LEADER_NOT_FOUND') {
           throw new LeaderNotFoundError()
         }
-        // The leader's own typed failure (a refused PRAGMA, an unknown outcome, a stale read) keeps its code.
+        // The leader's own typed failure (a refused PRAGMA, an unknown outcome, a stale read) keeps its code,
+        // and its type where the HTTP layer answers by type.
+        if (error.remoteCode === 'TQ_ERR_MEMBERSHIP') throw new MembershipError(error.remoteMessage)
         if (error.remoteCode?.startsWith('TQ_ERR_')) {
           throw new StoreError(error.remoteCode, error.remoteMessage ?? error.message, { cause: error })
         }
