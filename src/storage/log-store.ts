@@ -94,7 +94,8 @@ export function snapshotFileName(generation: number): string {
  *
  * Reads (`LogReader`) are synchronous and answered from memory; they show the last acknowledged state, never
  * a save in progress. Writes (`save`, `createSnapshot`) are serialized in call order; a returned promise
- * resolves only once everything it wrote is durable (fsynced), which is what "acknowledged" means here.
+ * resolves only once everything it wrote is durable (synced), which is what "acknowledged" means here; the one
+ * exception is the commit index of a one-sync append, which recovery may show lower (see `save`).
  *
  * Failure model:
  * - ENOSPC while writing: the call rejects with `DiskFullError`, the files are rolled back (truncated and

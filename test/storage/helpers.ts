@@ -182,6 +182,44 @@ export function allowedViews(acked: MemoryLog, op: Op | undefined): ReaderView[]
   return allowed
 }
 
+/** Every commit index the operations saved (and 0, the initial one). */
+export function commitsOf(ops: readonly Op[]): Set<number> {
+  const commits = new Set([0])
+  for (const op of ops) {
+    if (op.kind === 'save' && op.request.hardState !== undefined) commits.add(op.request.hardState.commit)
+  }
+  return commits
+}
+
+/**
+ * The commit index is not made durable by one-sync appends, so recovery may show an older one (Raft allows
+ * it). What must hold: it is one that was saved, or the last index (recovery never shows a commit beyond the
+ * log), and it is at most the last index.
+ */
+export function commitProblem(got: ReaderView, commits: ReadonlySet<number>): string | undefined {
+  const { commit } = got.hardState
+  if (commit > got.lastIndex) return `commit ${commit} beyond the last index ${got.lastIndex}`
+  if (!commits.has(commit) && commit !== got.lastIndex) return `commit ${commit} was never saved`
+  return undefined
+}
+
+/** The view with the commit index blanked out, to compare states whose commit may legitimately differ. */
+export function withoutCommit(state: ReaderView): ReaderView {
+  return { ...state, hardState: { ...state.hardState, commit: -1 } }
+}
+
+/** Same answers except possibly the commit index, which must pass `commitProblem`. */
+export function sameExceptCommit(
+  got: ReaderView,
+  expected: ReaderView,
+  commits: ReadonlySet<number>,
+): boolean {
+  return (
+    isDeepStrictEqual(withoutCommit(got), withoutCommit(expected)) &&
+    commitProblem(got, commits) === undefined
+  )
+}
+
 function modelFrom(source: ReaderView): MemoryLog {
   const model = new MemoryLog()
   model.applySnapshot({ meta: source.snapshotMeta, data: source.snapshotData })
@@ -194,13 +232,22 @@ function modelFrom(source: ReaderView): MemoryLog {
  * Checks a recovered reader against the power-loss properties and returns the violations (empty when fine):
  * acknowledged entries present (unless superseded by an acknowledged truncation or snapshot), term and vote
  * not behind the last acknowledged save, the snapshot old or new and whole, and the whole state one of
- * `allowedViews`.
+ * `allowedViews`, except for the commit index, which must be one of `commits` (those saved so far, the
+ * operation in flight included) or the last index, and never beyond the last index.
  */
-export function powerLossViolations(recovered: LogReader, acked: MemoryLog, op: Op | undefined): string[] {
-  const got = view(recovered)
+export function powerLossViolations(
+  recovered: LogReader,
+  acked: MemoryLog,
+  op: Op | undefined,
+  commits: ReadonlySet<number>,
+): string[] {
+  const exact = view(recovered)
+  const got = withoutCommit(exact)
   const violations: string[] = []
-  const ackedView = view(acked)
-  const allowed = allowedViews(acked, op)
+  const ackedView = withoutCommit(view(acked))
+  const allowed = allowedViews(acked, op).map(withoutCommit)
+  const commit = commitProblem(exact, commits)
+  if (commit !== undefined) violations.push(commit)
   const { term, vote } = ackedView.hardState
   if (got.hardState.term < term) violations.push(`term went back from ${term} to ${got.hardState.term}`)
   if (got.hardState.term === term && vote !== 0 && got.hardState.vote !== vote) {
@@ -228,7 +275,7 @@ export function powerLossViolations(recovered: LogReader, acked: MemoryLog, op: 
   }
   if (!allowed.some((candidate) => isDeepStrictEqual(candidate, got))) {
     violations.push(
-      `recovered state is not an allowed state: ${summarize(got)}; allowed: ${allowed.map(summarize).join(' | ')}`,
+      `recovered state is not an allowed state: ${summarize(exact)}; allowed: ${allowed.map(summarize).join(' | ')}`,
     )
   }
   return violations

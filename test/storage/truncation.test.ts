@@ -1,15 +1,16 @@
 // Goal: a log cut at any byte past its recorded synced length recovers exactly the whole records before the
 // cut (never an error, never an invented record), and a cut inside the synced length stops with CorruptLogError;
-// method: 10 acknowledged entries plus 40 whose hard-state record never reached the disk, then every length k.
+// method: 10 entries recorded in the hard-state file plus 40 appended with one sync (acknowledged, but only the
+// log knows them: the unsynced-region of a torn one-sync append looks the same), then every length k.
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { Entry } from '../../src/raft/message.js'
 import { CrashFs } from '../../src/storage/crash-fs.js'
-import { decodeEntry } from '../../src/storage/entry-codec.js'
+import { decodeEntry, encodeEntry } from '../../src/storage/entry-codec.js'
 import { CorruptLogError } from '../../src/storage/errors.js'
-import { LogStore, logFileName } from '../../src/storage/log-store.js'
-import { decodeRecords, recordHeaderBytes } from '../../src/storage/record-codec.js'
+import { LogStore, logFileName, recoverLog } from '../../src/storage/log-store.js'
+import { decodeRecords, encodeRecords, recordHeaderBytes } from '../../src/storage/record-codec.js'
 import { SeededRandom } from '../../src/storage/seeded-random.js'
 import { entriesFrom } from './helpers.js'
 
@@ -17,22 +18,18 @@ const dir = '/data'
 const logPath = join(dir, logFileName(1))
 const hardState = { term: 3, vote: 1, commit: 4 }
 
-/** A durable disk image: 10 acknowledged entries and 40 more past the synced length. */
+/** A durable disk image: 10 entries recorded in the hard-state file and 40 more past the synced length. */
 async function buildImage(): Promise<{ image: CrashFs; entries: Entry[]; syncedBytes: number }> {
   const random = new SeededRandom(50)
   const entries = entriesFrom(random, 1, 50, 3)
   const fs = new CrashFs()
   const store = await LogStore.open(fs, dir)
   await store.save({ entries: entries.slice(0, 10), hardState })
-  let beforeCommit: CrashFs | undefined
-  fs.onBarrier = (event) => {
-    if (event.kind === 'fsync' && event.path.endsWith('hardstate')) beforeCommit ??= fs.clone()
-  }
+  const hardStateSyncs = fs.fsyncCount(join(dir, 'hardstate'))
   await store.save({ entries: entries.slice(10) })
-  fs.onBarrier = undefined
-  assert.ok(beforeCommit !== undefined)
-  // The log was fsynced; the hard-state record naming its new length was not: power loss drops it.
-  const image = beforeCommit.crash()
+  assert.equal(fs.fsyncCount(join(dir, 'hardstate')), hardStateSyncs, 'a one-sync append')
+  // Power loss while the store is open: the log was synced, no hard-state record names its new length.
+  const image = fs.crash()
   const records = decodeRecords(image.fileBytes(logPath)).records
   assert.equal(records.length, 50)
   return { image, entries, syncedBytes: records[10]!.offset }
@@ -102,6 +99,17 @@ test('recovery truncates the torn tail, makes the kept records durable, and is i
   assert.ok(records[29]!.end > syncedBytes)
 })
 
+test('the truncation check catches a recovery that drops one-sync appends (self-check)', async () => {
+  const dropping: Recovery = async (fs) => {
+    const store = await LogStore.open(fs, dir, { unsafeTesting: { dropUnrecordedLog: true } })
+    const entries = store.entries({ from: store.firstIndex(), to: store.lastIndex() + 1 })
+    await store.close()
+    return entries
+  }
+  const problems = await truncationProblems(dropping)
+  assert.ok(problems.some((problem) => problem.includes('expected exactly')))
+})
+
 test('the truncation check catches a recovery that keeps partial records (self-check)', async () => {
   // A classic bug: trust the length field, and decode whatever part of the payload is there.
   const naive: Recovery = async (fs) => {
@@ -129,4 +137,48 @@ test('the truncation check catches a recovery that keeps partial records (self-c
     problems.some((problem) => problem.includes('was accepted')),
     'lost synced records are reported',
   )
+})
+
+test('past the synced length: a truncating record ends the log, a record leaving a gap is corruption', () => {
+  const entry = (index: number): Entry => ({ kind: 'noop', index, term: 1 })
+  const bytes = (indexes: readonly number[]) =>
+    encodeRecords(indexes.map((index) => encodeEntry(entry(index))))
+  const synced = bytes([1, 2]).byteLength
+  // 1, 2 recorded; 3, 4 one-sync appends; then a valid record at 2: only an unacknowledged save truncates.
+  const truncating = recoverLog(bytes([1, 2, 3, 4, 2, 3]), logPath, synced, 0)
+  assert.deepStrictEqual(
+    truncating.entries.map((e) => e.index),
+    [1, 2, 3, 4],
+  )
+  assert.equal(truncating.validBytes, bytes([1, 2, 3, 4]).byteLength)
+  assert.equal(truncating.unrecordedEntries, 2)
+  // Before the synced length the same record replays an acknowledged truncating append.
+  const replayed = recoverLog(bytes([1, 2, 3, 2]), logPath, bytes([1, 2, 3, 2]).byteLength, 0)
+  assert.deepStrictEqual(
+    replayed.entries.map((e) => e.index),
+    [1, 2],
+  )
+  // A whole, valid record that skips an index cannot be a torn write.
+  assert.throws(
+    () => recoverLog(bytes([1, 2, 3, 5]), logPath, synced, 0),
+    (error: unknown) => error instanceof CorruptLogError && error.offset === bytes([1, 2, 3]).byteLength,
+  )
+})
+
+test('a recorded commit index beyond the recovered log is capped at the last index', async () => {
+  const fs = new CrashFs()
+  const store = await LogStore.open(fs, dir)
+  const entries = entriesFrom(new SeededRandom(4), 1, 5, 3)
+  await store.save({ entries, hardState: { term: 3, vote: 1, commit: 5 } })
+  // Outside Raft a caller may truncate below the commit index; the store shows what it was given...
+  await store.save({ entries: entriesFrom(new SeededRandom(5), 3, 1, 3) })
+  assert.equal(store.hardState().commit, 5)
+  await store.close()
+  // ...but recovery never shows a commit beyond the log (RaftLog asserts commit <= lastIndex).
+  const reopened = await LogStore.open(fs.crash(), dir)
+  assert.equal(reopened.lastIndex(), 3)
+  assert.deepStrictEqual(reopened.hardState(), { term: 3, vote: 1, commit: 3 })
+  await reopened.close()
+  const again = await LogStore.open(fs.crash(), dir)
+  assert.deepStrictEqual(again.hardState(), { term: 3, vote: 1, commit: 3 })
 })
