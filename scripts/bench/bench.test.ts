@@ -60,6 +60,11 @@ test('medians, and a set with any failed run reports its errors instead', () => 
   const bad = summarizeRuns([parseWrkOutput(line({})), parseWrkOutput(line({ non2xx: 7 }))], 1)
   assert.equal(bad.median, undefined)
   assert.equal(describeErrors(bad), '7 non-2xx in 1/2 runs')
+  const sampled = parseWrkOutput(
+    line({ non2xx: 1 }).replace('"body_errors":0', '"body_errors":0,"error_sample":"503 busy"'),
+  )
+  assert.equal(sampled.errorSample, '503 busy')
+  assert.equal(describeErrors(summarizeRuns([sampled], 1)), '1 non-2xx in 1/1 runs; first: `503 busy`')
 })
 
 test('the docs section between the markers is replaced, the rest kept', () => {

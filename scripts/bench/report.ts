@@ -107,7 +107,9 @@ export function describeErrors(set: RunSet): string {
     for (const [kind, count] of Object.entries(run.errors))
       if (count > 0) totals.set(kind, (totals.get(kind) ?? 0) + count)
   const parts = [...totals].map(([kind, count]) => `${count} ${names[kind] ?? kind}`)
-  return `${parts.join(', ')} in ${set.errorRuns}/${set.runs.length} runs`
+  const sample = set.runs.find((run) => run.errorSample)?.errorSample
+  const first = sample ? `; first: \`${sample.replace(/[`|\n\r]/g, ' ').slice(0, 120)}\`` : ''
+  return `${parts.join(', ')} in ${set.errorRuns}/${set.runs.length} runs${first}`
 }
 
 export function summarizeLoops(runs: LoopSummary['runs']): LoopSummary {
@@ -143,8 +145,7 @@ function cell(system: SystemResults | undefined, key: string, c: number): Cell {
   if (workload.unsupported) return { text: 'unsupported' }
   const set = workload.byConcurrency?.[c]
   if (!set) return { text: 'not run' }
-  if (!set.median)
-    return { text: `**ERRORS** (${set.errorCount} in ${set.errorRuns}/${set.runs.length} runs)` }
+  if (!set.median) return { text: `**ERRORS**: ${describeErrors(set)}` }
   const rows = Math.max(1, workload.rowsPerRequest ?? 1)
   return { ops: set.median.opsPerSec * rows, p50: set.median.p50Ms, p99: set.median.p99Ms }
 }

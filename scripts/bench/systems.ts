@@ -226,11 +226,11 @@ export class TqliteCluster implements SystemUnderTest {
     await Promise.all(this.nodes.map((node) => this.kill(node)))
   }
 
-  async #execute(node: ClusterNode, statements: unknown[], query = ''): Promise<void> {
+  async #execute(node: ClusterNode, statements: unknown[], query = '', timeoutMs = 600_000): Promise<void> {
     const r = await http(`${node.url}/db/execute${query}`, {
       method: 'POST',
       body: JSON.stringify(statements),
-      timeoutMs: 600_000,
+      timeoutMs,
     })
     if (r.status !== 200 || r.text.includes('"error"'))
       throw new Error(`execute: ${r.status} ${r.text.slice(0, 500)}`)
@@ -345,15 +345,34 @@ export class TqliteCluster implements SystemUnderTest {
     const deadline = Date.now() + timeoutMs
     await this.#execute(leader, ['CREATE TABLE IF NOT EXISTS tick (id INTEGER PRIMARY KEY)'])
     for (let writes = 0; ; writes += 8) {
-      const snapshots = await Promise.all(this.nodes.map(async (node) => (await this.#status(node)).snapshot))
+      // A node busy snapshotting may not answer /status within its timeout: that counts as not yet.
+      const snapshots = await Promise.all(
+        this.nodes.map(async (node) =>
+          this.#status(node).then(
+            (status) => status.snapshot,
+            (error: unknown) => {
+              this.problems.push(
+                `node ${node.id}: /status did not answer while snapshotting (${String(error)})`,
+              )
+              return -1
+            },
+          ),
+        ),
+      )
       if (snapshots.every((index) => index >= target)) return
       if (Date.now() > deadline)
         throw new Error(
           `timed out after ${timeoutMs} ms waiting for a snapshot of the big table on every node`,
         )
+      // Each small write may wait out the server's apply timeout: the deadline is checked before each.
       if (writes < 200)
-        for (let i = 0; i < 8; i++)
-          await this.#execute(leader, ['INSERT INTO tick DEFAULT VALUES']).catch((error: unknown) => {
+        for (let i = 0; i < 8 && Date.now() < deadline; i++)
+          await this.#execute(
+            leader,
+            ['INSERT INTO tick DEFAULT VALUES'],
+            '',
+            Math.max(1000, deadline - Date.now()),
+          ).catch((error: unknown) => {
             this.problems.push(
               `a small write while the node snapshots the restart data set: ${String(error).slice(0, 300)}`,
             )
@@ -557,12 +576,13 @@ export class EtcdCluster implements SystemUnderTest {
           ...(serializable ? { serializable: true } : {}),
         }),
       }))
-    const txn = (): WrkRequest => ({
+    // etcd refuses a transaction that puts one key twice: the keys of a request are distinct.
+    const txn = (_: unknown, variant: number): WrkRequest => ({
       method: 'POST',
       path: `${this.gateway}/kv/txn`,
       body: JSON.stringify({
-        success: Array.from({ length: 1000 }, () => ({
-          requestPut: { key: b64(`b/${String(randomInt(0, 99_999_999)).padStart(8, '0')}`), value },
+        success: Array.from({ length: 1000 }, (_, i) => ({
+          requestPut: { key: b64(`b/${variant}/${String(i).padStart(4, '0')}`), value },
         })),
       }),
     })

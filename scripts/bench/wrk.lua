@@ -8,6 +8,8 @@ local index = 1
 -- Globals, not locals: done() reads them from each thread with thread:get().
 non2xx = 0
 body_errors = 0
+-- The first failed answer of the thread ("STATUS body…"), so that the report can say what went wrong.
+error_sample = ''
 local threads = {}
 
 function setup(thread)
@@ -38,25 +40,41 @@ function request()
   return r
 end
 
-function response(status, headers, body)
-  if status < 200 or status > 299 then
-    non2xx = non2xx + 1
-  elseif body and string.find(body, '"error"', 1, true) then
-    body_errors = body_errors + 1
+local function sample(status, body)
+  if error_sample == '' then
+    error_sample = tostring(status) .. ' ' .. string.sub(body or '', 1, 200)
   end
 end
 
+function response(status, headers, body)
+  if status < 200 or status > 299 then
+    non2xx = non2xx + 1
+    sample(status, body)
+  elseif body and string.find(body, '"error"', 1, true) then
+    body_errors = body_errors + 1
+    sample(status, body)
+  end
+end
+
+local function json_string(text)
+  return '"' .. string.gsub(text, '[%c"\\]', function(c)
+    return string.format('\\u%04x', string.byte(c))
+  end) .. '"'
+end
+
 function done(summary, latency, requests)
-  local n2, be = 0, 0
+  local n2, be, example = 0, 0, ''
   for _, t in ipairs(threads) do
     n2 = n2 + (tonumber(t:get('non2xx')) or 0)
     be = be + (tonumber(t:get('body_errors')) or 0)
+    if example == '' then example = t:get('error_sample') or '' end
   end
   local e = summary.errors
   io.write(string.format(
     'WRK_RESULT {"requests":%d,"duration_us":%d,"bytes":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,' ..
     '"max_us":%d,"mean_us":%.1f,"connect_errors":%d,"read_errors":%d,"write_errors":%d,' ..
-    '"status_errors":%d,"timeouts":%d,"non2xx":%d,"body_errors":%d}\n',
+    '"status_errors":%d,"timeouts":%d,"non2xx":%d,"body_errors":%d,"error_sample":%s}\n',
     summary.requests, summary.duration, summary.bytes, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency.max, latency.mean, e.connect, e.read, e.write, e.status, e.timeout, n2, be))
+    latency:percentile(99), latency.max, latency.mean, e.connect, e.read, e.write, e.status, e.timeout, n2, be,
+    json_string(example)))
 end

@@ -27,6 +27,8 @@ export interface WrkResult {
     noResponse: number
   }
   readonly errorCount: number
+  /** The first failed answer ("STATUS body…"), or ''. */
+  readonly errorSample: string
 }
 
 interface RawResult {
@@ -44,6 +46,7 @@ interface RawResult {
   timeouts: number
   non2xx: number
   body_errors: number
+  error_sample?: string
 }
 
 /** Parses wrk's output; throws when the WRK_RESULT line is missing or malformed. */
@@ -80,6 +83,7 @@ export function parseWrkOutput(stdout: string): WrkResult {
     meanMs: num('mean_us') / 1000,
     errors,
     errorCount,
+    errorSample: typeof raw.error_sample === 'string' ? raw.error_sample : '',
   }
 }
 
