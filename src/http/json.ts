@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto'
+
+const markerSecret = randomBytes(9).toString('base64url')
+let markerCount = 0
 /**
  * JSON with exact 64-bit integers: a `bigint` is written as its bare digits (as rqlite writes int64), a
  * Buffer/Uint8Array as base64. Key order is insertion order, which the result objects already follow.
@@ -45,8 +48,10 @@ export function encodeJson(value: unknown, indent = '', depth = 0): string {
  */
 export function parseJsonExact(text: string): unknown {
   // Integer literals with 16+ digits outside strings are wrapped in a marker string, then restored. The
-  // marker holds a per-call nonce, so no string a client sends can be mistaken for one.
-  const marker = `\u0000int${randomBytes(6).toString('hex')}:`
+  // marker holds a secret of this process and a counter, so no string a client sends can be mistaken for
+  // one. Most bodies have no such literal: they skip the rewrite.
+  if (!/\d{16}/.test(text)) return JSON.parse(text)
+  const marker = `\u0000int${markerSecret}${(markerCount++).toString(36)}:`
   const marked = text.replace(
     /"(?:[^"\\]|\\.)*"|(-?\d{16,})(?![.\deE])/g,
     (match, digits: string | undefined) =>

@@ -25,7 +25,8 @@ export interface FsmDatabase {
       qualifyColumns?: boolean
     },
   ): Promise<StatementResult[]>
-  serialize(): Promise<Uint8Array>
+  /** The database image after `prefix`, in one buffer (see `Database.serialize`). */
+  serialize(options?: { readonly prefix?: Uint8Array }): Promise<Uint8Array>
   restore(image: Uint8Array, options?: { index?: number }): Promise<unknown>
 }
 
@@ -46,10 +47,50 @@ interface Waiter {
   readonly reject: (error: Error) => void
 }
 
-interface SnapshotImage {
-  readonly db: Uint8Array
+/** What a snapshot holds besides the database. */
+export interface SnapshotHeader {
   readonly nodes: NodeMeta[]
   readonly sessions: [string, Session][]
+}
+
+/**
+ * The state machine's snapshot image (the data of a Raft snapshot), version 2:
+ *
+ * ```
+ * [u8 version = 2][u32 headerBytes, LE][header: msgpack SnapshotHeader][the SQLite database image, to the end]
+ * ```
+ *
+ * The database, hundreds of MiB, is never msgpack-encoded: the worker serializes it straight after the
+ * header into one buffer (`serialize({ prefix })`), and a restore hands a view of it to the database. Only
+ * the small header is encoded and decoded on the main thread. Version 1 (no version byte) was one msgpack
+ * map `{ db, nodes, sessions }`; it starts with a msgpack map tag (0x80–0x8f, 0xde, 0xdf), never with 2,
+ * and is still read.
+ */
+export const snapshotImageVersion = 2
+const snapshotPrefixBytes = 5
+
+/** The bytes that go before the database in a version-2 image. */
+export function encodeSnapshotPrefix(header: SnapshotHeader): Uint8Array {
+  const encoded = pack(header)
+  const prefix = new Uint8Array(snapshotPrefixBytes + encoded.byteLength)
+  prefix[0] = snapshotImageVersion
+  new DataView(prefix.buffer).setUint32(1, encoded.byteLength, true)
+  prefix.set(encoded, snapshotPrefixBytes)
+  return prefix
+}
+
+/** Splits an image (version 2, or the legacy msgpack map) into its header and a view of the database. */
+export function decodeSnapshotImage(data: Uint8Array): SnapshotHeader & { readonly db: Uint8Array } {
+  if (data[0] !== snapshotImageVersion) {
+    const legacy = unpack<SnapshotHeader & { db: Uint8Array }>(data)
+    return { db: legacy.db, nodes: legacy.nodes, sessions: legacy.sessions }
+  }
+  if (data.byteLength < snapshotPrefixBytes) throw new Error('snapshot image: truncated prefix')
+  const headerBytes = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(1, true)
+  const dbStart = snapshotPrefixBytes + headerBytes
+  if (dbStart > data.byteLength) throw new Error('snapshot image: the header overruns the image')
+  const header = unpack<SnapshotHeader>(data.subarray(snapshotPrefixBytes, dbStart))
+  return { db: data.subarray(dbStart), nodes: header.nodes, sessions: header.sessions }
 }
 
 /**
@@ -60,6 +101,8 @@ export class Fsm implements ReplicaStateMachine {
   readonly #db: FsmDatabase
   readonly #waiters = new Map<number, Waiter>()
   readonly #sessions = new Map<string, Session>()
+  /** Sessions whose latest batch the db worker is still running (see apply). */
+  readonly #running = new Map<string, { seq: number; results: Promise<StatementResult[]> }>()
   readonly nodes = new Map<number, NodeMeta>()
   /** Called after every apply and restore, with the new applied index. */
   onApplied: (index: number) => void = () => {}
@@ -87,13 +130,34 @@ export class Fsm implements ReplicaStateMachine {
   }
 
   async apply(entries: readonly Entry[]): Promise<void> {
-    for (const entry of entries) {
-      let results: StatementResult[] | undefined
-      if (entry.kind === 'normal') results = await this.#applyCommand(decodeCommand(entry.data), entry.index)
-      this.#applied = entry.index
-      this.#answer(entry.index, entry.term, results)
-      this.onApplied(entry.index)
+    // Executes and strong reads are handed to the db worker as they come: it runs them in order, so their
+    // round trips overlap instead of adding up (16 entries of one Ready cost one wait, not 16). Everything
+    // else waits for them first. Results are still taken, and waiters answered, in log order.
+    let window: { entry: Entry; results: Promise<StatementResult[] | undefined> }[] = []
+    const flush = async (): Promise<void> => {
+      const taken = window
+      window = []
+      for (const { entry, results } of taken) this.#applied_(entry, await results)
     }
+    for (const entry of entries) {
+      const command = entry.kind === 'normal' ? decodeCommand(entry.data) : undefined
+      if (command?.kind === 'execute' || command?.kind === 'query') {
+        const results = this.#applyCommand(command, entry.index)
+        // Awaited in flush(); this only keeps a failure behind an earlier one from being reported unhandled.
+        results.catch(() => {})
+        window.push({ entry, results })
+        continue
+      }
+      await flush()
+      this.#applied_(entry, command ? await this.#applyCommand(command, entry.index) : undefined)
+    }
+    await flush()
+  }
+
+  #applied_(entry: Entry, results: StatementResult[] | undefined): void {
+    this.#applied = entry.index
+    this.#answer(entry.index, entry.term, results)
+    this.onApplied(entry.index)
   }
 
   #answer(index: number, term: number, results: StatementResult[] | undefined): void {
@@ -110,7 +174,7 @@ export class Fsm implements ReplicaStateMachine {
     if (command.kind === 'execute' || command.kind === 'query') this.lastAppliedWrittenMs = command.nowMs
     switch (command.kind) {
       case 'execute': {
-        const session = this.#sessions.get(command.clientId)
+        const session = this.#running.get(command.clientId) ?? this.#sessions.get(command.clientId)
         // A duplicate of a request already applied (a client retry that reached the log twice): answer it
         // from the session without applying it again.
         if (session && command.seq <= session.seq) return session.seq === command.seq ? session.results : []
@@ -122,13 +186,19 @@ export class Fsm implements ReplicaStateMachine {
           index,
           timings: true,
         }
-        const results = command.mixed
-          ? await this.#db.request(command.statements, {
+        const running = command.mixed
+          ? this.#db.request(command.statements, {
               ...options,
               ...(command.qualifyColumns ? { qualifyColumns: true } : {}),
             })
-          : await this.#db.execute(command.statements, options)
-        if (command.clientId !== '') this.#sessions.set(command.clientId, { seq: command.seq, results })
+          : this.#db.execute(command.statements, options)
+        if (command.clientId === '') return running
+        // Known before the worker answers, so that a duplicate later in the same batch already sees it.
+        const { clientId, seq } = command
+        this.#running.set(clientId, { seq, results: running })
+        const results = await running
+        this.#sessions.set(clientId, { seq, results })
+        if (this.#running.get(clientId)?.seq === seq) this.#running.delete(clientId)
         return results
       }
       case 'query':
@@ -157,7 +227,8 @@ export class Fsm implements ReplicaStateMachine {
   }
 
   async restore(snapshot: Snapshot): Promise<void> {
-    const image = unpack<SnapshotImage>(snapshot.data)
+    const image = decodeSnapshotImage(snapshot.data)
+    // A view of the snapshot's buffer, which the log store keeps: the database copies it without blocking.
     await this.#db.restore(image.db)
     this.nodes.clear()
     for (const meta of image.nodes) {
@@ -171,12 +242,10 @@ export class Fsm implements ReplicaStateMachine {
   }
 
   async snapshot(): Promise<Uint8Array> {
-    const image: SnapshotImage = {
-      db: await this.#db.serialize(),
-      nodes: [...this.nodes.values()],
-      sessions: [...this.#sessions],
-    }
-    return pack(image)
+    // Nothing applies while this runs (the replica's state machine queue), so the header and the database
+    // describe the same index.
+    const prefix = encodeSnapshotPrefix({ nodes: [...this.nodes.values()], sessions: [...this.#sessions] })
+    return this.#db.serialize({ prefix })
   }
 
   /** Fails every waiter (the node is shutting down). */

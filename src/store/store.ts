@@ -102,6 +102,9 @@ export class Store {
   readonly #clientId = randomUUID()
   #seq = 0
   #joinRequests = 0
+  readonly #seedBase = randomBytes(16)
+  readonly #seedView = new DataView(this.#seedBase.buffer, this.#seedBase.byteOffset, 16)
+  #seedCount = 0
   #nextReadContext = 1
   readonly #reads = new Map<number, { resolve: (index: number) => void; reject: (error: Error) => void }>()
   readonly #applyWaiters: { index: number; resolve: () => void }[] = []
@@ -195,6 +198,17 @@ export class Store {
     return new NotLeaderError(leader.id, leader.meta?.httpAddress, leader.meta?.raftAddress)
   }
 
+  /**
+   * A fresh seed for an entry's random(): a random base drawn once, with a counter in its last 8 bytes. Seeds
+   * only need to differ between entries (every replica reads it from the entry); one crypto draw per
+   * request cost ~5% of the leader's CPU in the insert profile.
+   */
+  #nextSeed(): Uint8Array {
+    const seed = new Uint8Array(this.#seedBase)
+    new DataView(seed.buffer).setBigUint64(8, this.#seedView.getBigUint64(8) + BigInt(++this.#seedCount))
+    return seed
+  }
+
   async execute(
     request: ExecuteRequest,
     mixed: false | { readonly qualifyColumns?: boolean | undefined } = false,
@@ -206,7 +220,7 @@ export class Store {
       kind: 'execute',
       statements: request.statements,
       transaction: request.transaction ?? false,
-      seed: randomBytes(16),
+      seed: this.#nextSeed(),
       nowMs: Date.now(),
       clientId: session.clientId,
       seq: session.seq,
@@ -290,7 +304,7 @@ export class Store {
           kind: 'query',
           statements: request.statements,
           transaction,
-          seed: randomBytes(16),
+          seed: this.#nextSeed(),
           nowMs: Date.now(),
           ...(request.qualifyColumns ? { qualifyColumns: true } : {}),
         })
