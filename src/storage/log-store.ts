@@ -42,6 +42,11 @@ export interface LogStoreOptions {
    */
   readonly unrecordedLogBytesMax?: number
   /**
+   * Bytes of snapshot data checksummed, and written, per event-loop turn (see `snapshot-file.ts`). Default
+   * 16 MiB. Tests set it small so that their snapshots go through the chunked path too.
+   */
+  readonly snapshotChunkBytes?: number
+  /**
    * Deliberately broken behaviour, so that the tests can show their checks catch a broken store. Never set
    * outside tests.
    */
@@ -111,6 +116,7 @@ export class LogStore implements LogReader {
   readonly #logger: StorageLogger
   readonly #slotsMax: number
   readonly #unrecordedMax: number
+  readonly #snapshotChunkBytes: number | undefined
   readonly #unsafe: UnsafeTestingOptions
 
   // The acknowledged state, as MemoryLog holds it. `#entries[i]` has index `#snapshot.meta.index + 1 + i`.
@@ -159,6 +165,7 @@ export class LogStore implements LogReader {
       Number.isSafeInteger(this.#unrecordedMax) && this.#unrecordedMax >= 0,
       'unrecordedLogBytesMax must be a non-negative integer',
     )
+    this.#snapshotChunkBytes = init.options.snapshotChunkBytes
     this.#unsafe = init.options.unsafeTesting ?? {}
     this.#root = init.root
     this.#logBytes = init.root.logSyncedBytes
@@ -195,7 +202,10 @@ export class LogStore implements LogReader {
       let snapshot = emptySnapshot
       if (record.hasSnapshotFile) {
         const path = join(dir, snapshotFileName(record.generation))
-        snapshot = decodeSnapshotFile(await readReferenced(fs, path), path, { verifyChecksums })
+        snapshot = await decodeSnapshotFile(await readReferenced(fs, path), path, {
+          verifyChecksums,
+          ...(options.snapshotChunkBytes === undefined ? {} : { chunkBytes: options.snapshotChunkBytes }),
+        })
         if (snapshot.meta.index !== record.snapshotIndex || snapshot.meta.term !== record.snapshotTerm) {
           throw new CorruptLogError({
             file: path,
@@ -490,14 +500,22 @@ export class LogStore implements LogReader {
     const tempPath = snapshotPath + tempSuffix
     const logPath = this.#path(logFileName(generation))
     const logBytes = encodeEntryRecords(next.entries)
-    const snapshotBytes = encodeSnapshotFile(next.snapshot)
+    const snapshotPieces = await encodeSnapshotFile(
+      next.snapshot,
+      this.#snapshotChunkBytes === undefined ? {} : { chunkBytes: this.#snapshotChunkBytes },
+    )
     let newLog: FileHandle | undefined
     await this.#guard(
       async () => {
         const snapshotHandle = await this.#open(tempPath)
         try {
           await this.#truncate(snapshotHandle, 0, tempPath)
-          await this.#write(snapshotHandle, snapshotBytes, 0, tempPath)
+          // Piece by piece (views of the data, at most one chunk each): no copy of the whole image.
+          let position = 0
+          for (const piece of snapshotPieces) {
+            await this.#write(snapshotHandle, piece, position, tempPath)
+            position += piece.byteLength
+          }
           await this.#fsync(snapshotHandle, tempPath)
         } finally {
           await snapshotHandle.close().catch(() => undefined)
