@@ -51,6 +51,7 @@ type RequestBody =
       readonly type: 'serialize'
       readonly vacuum?: boolean
       readonly journalMode?: 'wal' | 'delete'
+      readonly prefix?: Uint8Array
     }
   | { readonly type: 'dump'; readonly tables?: readonly string[] }
   | { readonly type: 'restore'; readonly image: Uint8Array; readonly index?: number }
@@ -189,8 +190,11 @@ export class Database {
    * The database image (a SQLite file's bytes) for a Raft snapshot or a backup. By default exactly the
    * pages as they are, with the rollback-journal header; `vacuum` gives a compacted copy (the live database
    * is not changed) and `journalMode: 'wal'` marks the image as a WAL database (header bytes 18–19 = 2).
+   * With `prefix`, the result is `prefix` followed by the image, in one buffer built on the worker (the Raft
+   * snapshot puts a small header before the database this way without copying it on the main thread).
+   * The buffer is transferred from the worker, never cloned: the main thread does not copy the image.
    */
-  async serialize(options: SerializeOptions = {}): Promise<Buffer> {
+  async serialize(options: SerializeOptions & { readonly prefix?: Uint8Array } = {}): Promise<Buffer> {
     const body = checkSerializeOptions(options)
     const image = await this.#send<'serialize'>(body, [])
     return Buffer.from(image.buffer, image.byteOffset, image.byteLength)
@@ -228,8 +232,15 @@ export class Database {
    */
   async restore(image: Uint8Array, options: RestoreOptions = {}): Promise<number> {
     if (!(image instanceof Uint8Array)) throw new DbError('TQ_ERR_DB_BAD_IMAGE', 'the image must be bytes')
-    const transfer = options.transfer === true && image.buffer instanceof ArrayBuffer ? [image.buffer] : []
-    return this.#send<'restore'>({ type: 'restore', image, ...indexOption(options.index) }, transfer)
+    const index = indexOption(options.index)
+    if (options.transfer === true && image.buffer instanceof ArrayBuffer) {
+      return this.#send<'restore'>({ type: 'restore', image, ...index }, [image.buffer])
+    }
+    // The caller keeps its buffer (a Raft snapshot stays in the log store): copy the image, a chunk per
+    // event-loop turn, into a buffer of its own and transfer that. A structured clone would copy all of it
+    // in one go on this thread (and the whole underlying ArrayBuffer of a view, not just the view).
+    const copy = await copyInChunks(image)
+    return this.#send<'restore'>({ type: 'restore', image: copy, ...index }, [copy.buffer])
   }
 
   /** The Raft index recorded with the last applied batch (0 when none was recorded). */
@@ -364,11 +375,32 @@ function startWorker(url: URL, config: WorkerConfig): Worker {
   return new Worker(bootstrap, { eval: true, workerData: config })
 }
 
-function checkSerializeOptions(options: SerializeOptions): RequestBody & { type: 'serialize' } {
+/** Bytes copied per event-loop turn by `copyInChunks` (a few milliseconds of memcpy). */
+export const copyChunkBytes = 16 * 1024 * 1024
+
+/** A copy of `bytes` in an ArrayBuffer of its own, made `copyChunkBytes` at a time with yields between. */
+export async function copyInChunks(
+  bytes: Uint8Array,
+  chunkBytes = copyChunkBytes,
+): Promise<Uint8Array & { buffer: ArrayBuffer }> {
+  const copy = new Uint8Array(new ArrayBuffer(bytes.byteLength))
+  for (let offset = 0; offset < bytes.byteLength; offset += chunkBytes) {
+    if (offset > 0) await new Promise<void>((resolve) => setImmediate(resolve))
+    copy.set(bytes.subarray(offset, Math.min(offset + chunkBytes, bytes.byteLength)), offset)
+  }
+  return copy
+}
+
+function checkSerializeOptions(
+  options: SerializeOptions & { readonly prefix?: Uint8Array },
+): RequestBody & { type: 'serialize' } {
   if (typeof options !== 'object' || options === null) {
     throw new DbError('TQ_ERR_DB_BAD_OPTIONS', 'serialize options must be an object')
   }
-  const { vacuum, journalMode } = options
+  const { vacuum, journalMode, prefix } = options
+  if (prefix !== undefined && !(prefix instanceof Uint8Array)) {
+    throw new DbError('TQ_ERR_DB_BAD_OPTIONS', 'prefix must be bytes')
+  }
   if (vacuum !== undefined && typeof vacuum !== 'boolean') {
     throw new DbError('TQ_ERR_DB_BAD_OPTIONS', 'vacuum must be a boolean')
   }
@@ -379,6 +411,7 @@ function checkSerializeOptions(options: SerializeOptions): RequestBody & { type:
     type: 'serialize',
     ...(vacuum === true ? { vacuum } : {}),
     ...(journalMode === undefined ? {} : { journalMode }),
+    ...(prefix === undefined ? {} : { prefix }),
   }
 }
 

@@ -78,12 +78,13 @@ function handle(request: WorkerRequest): void {
         return
       }
       case 'serialize': {
-        const image = serialize(request.vacuum === true, request.journalMode ?? 'delete')
-        reply(
-          request.id,
-          image,
-          ownsWholeBuffer(image) && image.buffer instanceof ArrayBuffer ? [image.buffer] : [],
+        const image = serialize(
+          request.vacuum === true,
+          request.journalMode ?? 'delete',
+          (request as SerializeRequest).prefix,
         )
+        // Always transferred: a clone would be copied on the main thread, stalling it for a big database.
+        reply(request.id, image, [image.buffer])
         return
       }
       case 'dump': {
@@ -118,13 +119,34 @@ function handle(request: WorkerRequest): void {
   }
 }
 
-function serialize(vacuum: boolean, journalMode: 'wal' | 'delete'): Buffer {
+/**
+ * A serialize request may carry `prefix`: bytes to place before the image in the same buffer, so that a
+ * caller building a larger structure around the image (the Raft snapshot: a small header, then the
+ * database) gets it whole without copying the image on the main thread. (The field belongs in
+ * `protocol.ts`; declared here until it moves there.)
+ */
+type SerializeRequest = Extract<WorkerRequest, { type: 'serialize' }> & { readonly prefix?: Uint8Array }
+
+/**
+ * The image, after `prefix`, in a buffer of its own that can be transferred to the main thread. SQLite's
+ * serialization lives in external memory that postMessage cannot detach (it would be cloned, which copies
+ * it on the receiving thread), so it is copied here, on the worker, into a plain ArrayBuffer.
+ */
+function serialize(
+  vacuum: boolean,
+  journalMode: 'wal' | 'delete',
+  prefix: Uint8Array | undefined,
+): Buffer & { buffer: ArrayBuffer } {
   const image = normalizeHeader(vacuum ? vacuumedImage() : connection.db.serialize())
   if (journalMode === 'wal' && image.length >= 20) {
     image[18] = 2
     image[19] = 2
   }
-  return image
+  const prefixBytes = prefix?.byteLength ?? 0
+  const owned = Buffer.allocUnsafeSlow(prefixBytes + image.byteLength) as Buffer & { buffer: ArrayBuffer }
+  if (prefix !== undefined) owned.set(prefix, 0)
+  owned.set(image, prefixBytes)
+  return owned
 }
 
 /**
