@@ -43,7 +43,7 @@ export interface LogStoreOptions {
   readonly unrecordedLogBytesMax?: number
   /**
    * Bytes of snapshot data checksummed, and written, per event-loop turn (see `snapshot-file.ts`). Default
-   * 16 MiB. Tests set it small so that their snapshots go through the chunked path too.
+   * 8 MiB. Tests set it small so that their snapshots go through the chunked path too.
    */
   readonly snapshotChunkBytes?: number
   /**

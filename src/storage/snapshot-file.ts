@@ -20,7 +20,7 @@ import { type DecodeStop, encodeRecord, recordHeaderBytes } from './record-codec
 
 const snapshotBytesMax = 0xffff_ffff
 /** Bytes checksummed (and written) per event-loop turn: a few milliseconds of work each. */
-export const snapshotChunkBytesDefault = 16 * 1024 * 1024
+export const snapshotChunkBytesDefault = 8 * 1024 * 1024
 
 export interface SnapshotChunkOptions {
   /** Bytes per chunk (CRC step, write); default `snapshotChunkBytesDefault`. */

@@ -43,7 +43,7 @@ test('encodeSnapshotFile gives the data as views in chunks; the bytes are the tw
   }
   assert.deepEqual(concat(pieces), encodeRecords([encodeSnapshotMeta(meta), data]))
   // The default chunk size is what a big database goes through: a few milliseconds of CRC per turn.
-  assert.equal(snapshotChunkBytesDefault, 16 * 1024 * 1024)
+  assert.equal(snapshotChunkBytesDefault, 8 * 1024 * 1024)
 })
 
 test('decodeSnapshotFile round-trips, yields to the event loop between chunks, and returns a view', async () => {
