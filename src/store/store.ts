@@ -17,6 +17,7 @@ import {
   StoreError,
   UnknownOutcomeError,
 } from './errors.js'
+import type { Logger } from '../util/logger.js'
 import type { Fsm, NodeMeta } from './fsm.js'
 
 export type ReadLevel = 'none' | 'weak' | 'linearizable' | 'strong' | 'auto'
@@ -82,11 +83,16 @@ export interface StoreOptions {
       options: { transaction: boolean; timings?: boolean; qualifyColumns?: boolean },
     ): Promise<StatementResult[]>
     serialize(options?: { vacuum?: boolean; journalMode?: 'wal' | 'delete' }): Promise<Uint8Array>
-    dump(options?: { tables?: readonly string[] }): Promise<string>
+    dump(options?: {
+      tables?: readonly string[]
+      onProgress?: (rowsDumped: number, tablesDone: number, tablesTotal: number) => void
+    }): Promise<string>
     appliedIndex(): Promise<number>
   }
   readonly applyTimeoutMs?: number
   readonly now?: () => number
+  /** Where long operations (backups, loads, boots) report their progress. */
+  readonly logger?: Logger
 }
 
 /**
@@ -380,11 +386,24 @@ export class Store {
    */
   async backup(request: BackupRequest = {}): Promise<Uint8Array> {
     if (!request.noLeader && !this.isLeader()) throw this.#notLeader()
-    if (request.format === 'sql') {
+    const log = this.#options.logger
+    const started = Date.now()
+    const format = request.format ?? 'binary'
+    log?.info('backup started', { format, vacuum: request.vacuum === true, tables: request.tables })
+    let bytes: Uint8Array
+    if (format === 'sql') {
       const tables = request.tables ?? []
-      return new TextEncoder().encode(await this.#options.local.dump(tables.length > 0 ? { tables } : {}))
+      const text = await this.#options.local.dump({
+        ...(tables.length > 0 ? { tables } : {}),
+        onProgress: (rowsDumped, tablesDone, tablesTotal) =>
+          log?.info('backup progress', { rowsDumped, tablesDone, tablesTotal }),
+      })
+      bytes = new TextEncoder().encode(text)
+    } else {
+      bytes = await this.#options.local.serialize({ vacuum: request.vacuum === true, journalMode: 'delete' })
     }
-    return this.#options.local.serialize({ vacuum: request.vacuum === true, journalMode: 'delete' })
+    log?.info('backup done', { format, bytes: bytes.byteLength, ms: Date.now() - started })
+    return bytes
   }
 
   /**
@@ -397,7 +416,8 @@ export class Store {
     if (status.config.voters.length !== 1 || status.config.nonVoters.length !== 0)
       throw new NotSingleNodeError()
     await this.load(image, timeoutMs)
-    await this.snapshot()
+    const index = await this.snapshot()
+    this.#options.logger?.info('boot done: snapshot taken', { index, bytes: image.byteLength })
   }
 
   /** The database's own view, for /status. */
@@ -430,15 +450,20 @@ export class Store {
    */
   async load(body: Uint8Array, timeoutMs?: number): Promise<Outcome> {
     if (!this.isLeader()) throw this.#notLeader()
-    if (isSqliteImage(body)) {
-      const { raftIndex } = await this.#proposeAndWait(
-        encodeCommand({ kind: 'load', image: body }),
-        timeoutMs,
-      )
-      return { results: [], raftIndex }
+    const log = this.#options.logger
+    const started = Date.now()
+    const kind = isSqliteImage(body) ? 'sqlite image' : 'sql text'
+    log?.info('load started', { kind, bytes: body.byteLength })
+    let outcome: Outcome
+    if (kind === 'sqlite image') {
+      const command = encodeCommand({ kind: 'load', image: body })
+      outcome = { results: [], raftIndex: (await this.#proposeAndWait(command, timeoutMs)).raftIndex }
+    } else {
+      const sql = new TextDecoder('utf-8', { fatal: true }).decode(body)
+      outcome = await this.execute({ statements: [sql], ...(timeoutMs !== undefined ? { timeoutMs } : {}) })
     }
-    const sql = new TextDecoder('utf-8', { fatal: true }).decode(body)
-    return this.execute({ statements: [sql], ...(timeoutMs !== undefined ? { timeoutMs } : {}) })
+    log?.info('load done', { kind, raftIndex: outcome.raftIndex, ms: Date.now() - started })
+    return outcome
   }
 
   async remove(nodeId: NodeId, timeoutMs?: number): Promise<void> {

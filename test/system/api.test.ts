@@ -277,6 +277,10 @@ test('SQL-text backup (fmt=sql, tables) through a follower loads back exactly: e
   assert.deepEqual([...bytes.subarray(0, 2)], [0x1f, 0x8b], 'gzip magic')
   const refused = await get(follower, '/db/backup?fmt=sql&vacuum')
   assert.equal(refused.status, 400)
+  // Long operations report in the log: the leader served the forwarded dumps.
+  assert.match(leader.log, /"msg":"backup progress".*"tablesTotal":1/)
+  assert.match(leader.log, /"msg":"backup done","node":\d+,"component":"store","format":"sql"/)
+  assert.match(alone.log, /"msg":"load done".*"kind":"sql text"/)
 })
 
 test('timings give every successful result its own time; qualify_columns names columns table.column', async () => {

@@ -117,6 +117,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     raftAddress: config.raftAdvAddr,
     httpAddress: config.httpAdvAddr,
     local: db,
+    logger: logger.child({ component: 'store' }),
   })
   transport.onMessage((message) => store.receive(message))
   registerClusterService(transport, store)
