@@ -12,6 +12,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { NetworkProxy } from './proxy.js'
+import { waitFor } from '../system/harness.js'
 
 const root = new URL('../../', import.meta.url).pathname
 
@@ -554,21 +555,8 @@ export class JepsenCluster {
   }
 }
 
-export async function waitFor<T>(
-  probe: () => Promise<T | undefined>,
-  timeoutMs: number,
-  what: string,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let delay = 25
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, delay))
-    delay = Math.min(250, delay * 2)
-  }
-}
+// Polling an API for an event that happens in another process: the system tests' helper.
+export { waitFor }
 
 export async function getJson(endpoint: string, path: string, timeoutMs = 5000): Promise<unknown> {
   const response = await fetch(`${endpoint}${path}`, { signal: AbortSignal.timeout(timeoutMs) })
