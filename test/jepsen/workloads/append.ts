@@ -5,8 +5,18 @@
 // /db/execute?transaction with each read written as a no-op UPDATE ... RETURNING. Checked by the Elle-style
 // cycle checker, with real-time edges at linearizable and strong.
 import { type AppendTxn, type MicroOp, checkAppend, describeElle } from '../checkers/elle-append.js'
-import { History, executePath, post, queryPath, retry, rowsOf, runClients, slotError } from './client.js'
-import type { HistoryEntry, Level, Workload, WorkloadReport } from './workload.js'
+import {
+  History,
+  executePath,
+  post,
+  queryPath,
+  retry,
+  rowsOf,
+  runClients,
+  slotError,
+  executeUntilOk,
+} from './client.js'
+import type { HistoryEntry, Level, RunOptions, Workload, WorkloadReport } from './workload.js'
 
 export interface AppendOptions {
   readonly activeKeys?: number
@@ -47,14 +57,9 @@ export class AppendWorkload implements Workload {
   }
 
   async setup(endpoints: readonly string[]): Promise<void> {
-    await retry(endpoints, 'append setup', async (endpoint) => {
-      const outcome = await post(endpoint, executePath(false), [
-        'CREATE TABLE IF NOT EXISTS lists (k INTEGER PRIMARY KEY, v TEXT NOT NULL)',
-      ])
-      if (outcome.kind !== 'ok') return { reason: outcome.reason }
-      const error = slotError(outcome.results)
-      return error === undefined ? { value: undefined } : { reason: error }
-    })
+    await executeUntilOk(endpoints, 'append setup', [
+      'CREATE TABLE IF NOT EXISTS lists (k INTEGER PRIMARY KEY, v TEXT NOT NULL)',
+    ])
     // Does the server have rqlite's unified endpoint? A 404 says no (any other answer says yes).
     this.#requestEndpoint = await retry(endpoints, 'append probe of /db/request', async (endpoint) => {
       const outcome = await post(endpoint, '/db/request?level=none', ['SELECT 1'], 5000)
@@ -64,13 +69,7 @@ export class AppendWorkload implements Workload {
     })
   }
 
-  async run(options: {
-    endpoints: readonly string[]
-    clients: number
-    level: Level
-    seed: number
-    signal: AbortSignal
-  }): Promise<void> {
+  async run(options: RunOptions): Promise<void> {
     this.#level = options.level
     if (this.#requestEndpoint === undefined) throw new Error('append: run before setup')
     await runClients(options, async (context) => {

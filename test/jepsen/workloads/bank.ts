@@ -13,8 +13,9 @@ import {
   runClients,
   slotError,
   sleep,
+  executeUntilOk,
 } from './client.js'
-import type { Level, Workload, WorkloadReport } from './workload.js'
+import type { Level, RunOptions, Workload, WorkloadReport } from './workload.js'
 
 const readSql = 'SELECT id, balance FROM accounts ORDER BY id'
 
@@ -41,19 +42,19 @@ export class BankWorkload implements Workload {
     const balance = this.#total / this.#accounts.length
     // One transaction: either the table is created with every account, or nothing happened (or the table
     // already existed from an earlier attempt whose outcome was unknown, and the inserts are ignored).
-    await retry(endpoints, 'bank setup', async (endpoint) => {
-      const outcome = await post(endpoint, executePath(true), [
+    await executeUntilOk(
+      endpoints,
+      'bank setup',
+      [
         'CREATE TABLE IF NOT EXISTS accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL CHECK (balance >= 0))',
         ...this.#accounts.map((id) => [
           'INSERT OR IGNORE INTO accounts(id, balance) VALUES(?, ?)',
           id,
           balance,
         ]),
-      ])
-      if (outcome.kind !== 'ok') return { reason: outcome.reason }
-      const error = slotError(outcome.results)
-      return error === undefined ? { value: undefined } : { reason: error }
-    })
+      ],
+      true,
+    )
     // A `none` read on a follower that has not applied the setup yet would see no accounts: wait (a while)
     // until every node has it, so that such a read can only be a snapshot taken after the setup.
     const deadline = Date.now() + 20_000
@@ -67,13 +68,7 @@ export class BankWorkload implements Workload {
     this.#setupDone = true
   }
 
-  async run(options: {
-    endpoints: readonly string[]
-    clients: number
-    level: Level
-    seed: number
-    signal: AbortSignal
-  }): Promise<void> {
+  async run(options: RunOptions): Promise<void> {
     this.#level = options.level
     if (!this.#setupDone) throw new Error('bank: run before setup')
     await runClients(options, async (context) => {

@@ -151,6 +151,25 @@ export async function retry<T>(
   }
 }
 
+/**
+ * Sends `statements` to /db/execute (with `transaction` when asked), on one node after another, until a
+ * node answers with no error: the workloads' table setup. Setup statements are idempotent, so a retry after
+ * an unknown outcome is harmless.
+ */
+export function executeUntilOk(
+  endpoints: readonly string[],
+  what: string,
+  statements: readonly unknown[],
+  transaction = false,
+): Promise<void> {
+  return retry(endpoints, what, async (endpoint) => {
+    const outcome = await post(endpoint, executePath(transaction), statements)
+    if (outcome.kind !== 'ok') return { reason: outcome.reason }
+    const error = slotError(outcome.results)
+    return error === undefined ? { value: undefined } : { reason: error }
+  })
+}
+
 /** Records the history of one workload run on a shared monotonic clock (ms since creation). */
 export class History<Value = unknown> {
   readonly #epoch = performance.now()

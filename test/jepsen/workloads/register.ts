@@ -15,8 +15,9 @@ import {
   rowsOf,
   runClients,
   slotError,
+  executeUntilOk,
 } from './client.js'
-import type { Level, Workload, WorkloadReport } from './workload.js'
+import type { Level, RunOptions, Workload, WorkloadReport } from './workload.js'
 
 /** Indeterminate writes on one key before it is retired (see #pickKey). */
 const INDETERMINATE_PER_KEY_MAX = 6
@@ -68,21 +69,10 @@ export class RegisterWorkload implements Workload {
   }
 
   async setup(endpoints: readonly string[]): Promise<void> {
-    await retry(endpoints, 'register setup', async (endpoint) => {
-      const outcome = await post(endpoint, executePath(false), [this.#sql.create])
-      if (outcome.kind !== 'ok') return { reason: outcome.reason }
-      const error = slotError(outcome.results)
-      return error === undefined ? { value: undefined } : { reason: error }
-    })
+    await executeUntilOk(endpoints, 'register setup', [this.#sql.create])
   }
 
-  async run(options: {
-    endpoints: readonly string[]
-    clients: number
-    level: Level
-    seed: number
-    signal: AbortSignal
-  }): Promise<void> {
+  async run(options: RunOptions): Promise<void> {
     this.#level = options.level
     await runClients(options, (context) => this.#operation(context))
   }

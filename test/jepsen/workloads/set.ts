@@ -2,9 +2,19 @@
 // applied twice shows up as two rows), a few reads of the whole set during the run at the workload's
 // level, and one final linearizable read that must hold every acknowledged insert exactly once.
 import { type SetInsert, type SetRead, checkSetWorkload } from '../checkers/set.js'
-import { History, executePath, post, queryPath, retry, rowsOf, runClients, slotError } from './client.js'
+import {
+  History,
+  executePath,
+  post,
+  queryPath,
+  retry,
+  rowsOf,
+  runClients,
+  slotError,
+  executeUntilOk,
+} from './client.js'
 import { writeVerdict } from './register.js'
-import type { Level, Workload, WorkloadReport } from './workload.js'
+import type { Level, RunOptions, Workload, WorkloadReport } from './workload.js'
 
 const readSql = 'SELECT v FROM set_items'
 
@@ -25,23 +35,12 @@ export class SetWorkload implements Workload {
   }
 
   async setup(endpoints: readonly string[]): Promise<void> {
-    await retry(endpoints, 'set setup', async (endpoint) => {
-      const outcome = await post(endpoint, executePath(false), [
-        'CREATE TABLE IF NOT EXISTS set_items (v INTEGER NOT NULL)',
-      ])
-      if (outcome.kind !== 'ok') return { reason: outcome.reason }
-      const error = slotError(outcome.results)
-      return error === undefined ? { value: undefined } : { reason: error }
-    })
+    await executeUntilOk(endpoints, 'set setup', [
+      'CREATE TABLE IF NOT EXISTS set_items (v INTEGER NOT NULL)',
+    ])
   }
 
-  async run(options: {
-    endpoints: readonly string[]
-    clients: number
-    level: Level
-    seed: number
-    signal: AbortSignal
-  }): Promise<void> {
+  async run(options: RunOptions): Promise<void> {
     this.#level = options.level
     await runClients(options, async (context) => {
       const endpoint = context.node()

@@ -4,6 +4,15 @@ export type Level = 'none' | 'weak' | 'linearizable' | 'strong'
 
 export const levels: readonly Level[] = ['none', 'weak', 'linearizable', 'strong']
 
+/** What `Workload.run` is given. */
+export interface RunOptions {
+  readonly endpoints: readonly string[]
+  readonly clients: number
+  readonly level: Level
+  readonly seed: number
+  readonly signal: AbortSignal
+}
+
 export interface WorkloadReport {
   readonly ok: boolean
   readonly summary: Record<string, number>
@@ -18,13 +27,7 @@ export interface Workload {
    * Resolves after `signal` aborts and every in-flight operation has settled. `level` (normally the one
    * given to `createWorkload`) is the read level of the operations and of the check.
    */
-  run(options: {
-    endpoints: readonly string[]
-    clients: number
-    level: Level
-    seed: number
-    signal: AbortSignal
-  }): Promise<void>
+  run(options: RunOptions): Promise<void>
   /** After the cluster healed: the final reads, retried until they succeed (or a minute passes). */
   final(endpoints: readonly string[]): Promise<void>
   check(): WorkloadReport
