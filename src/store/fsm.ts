@@ -137,7 +137,7 @@ export class Fsm implements ReplicaStateMachine {
     const flush = async (): Promise<void> => {
       const taken = window
       window = []
-      for (const { entry, results } of taken) this.#applied_(entry, await results)
+      for (const { entry, results } of taken) this.#markApplied(entry, await results)
     }
     for (const entry of entries) {
       const command = entry.kind === 'normal' ? decodeCommand(entry.data) : undefined
@@ -149,12 +149,12 @@ export class Fsm implements ReplicaStateMachine {
         continue
       }
       await flush()
-      this.#applied_(entry, command ? await this.#applyCommand(command, entry.index) : undefined)
+      this.#markApplied(entry, command ? await this.#applyCommand(command, entry.index) : undefined)
     }
     await flush()
   }
 
-  #applied_(entry: Entry, results: StatementResult[] | undefined): void {
+  #markApplied(entry: Entry, results: StatementResult[] | undefined): void {
     this.#applied = entry.index
     this.#answer(entry.index, entry.term, results)
     this.onApplied(entry.index)

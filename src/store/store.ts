@@ -242,7 +242,6 @@ export class Store {
    * the shape of what it did.
    */
   async request(request: MixedRequest): Promise<Outcome> {
-    checkPragmas(request.statements)
     if (request.level !== 'strong' && mayOnlyRead(request.statements)) {
       const outcome = await this.query(request)
       // The parse-based guess cannot see every write (WITH … INSERT); SQLite's own verdict can.

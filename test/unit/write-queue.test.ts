@@ -83,7 +83,7 @@ test('an empty request is a barrier: it settles after everything queued before i
   await q.close()
 })
 
-test('enqueue waits for room at capacity; close fails what was not written', async () => {
+test('enqueue waits for room at capacity; after close, enqueue is refused', async () => {
   let release!: () => void
   const gate = new Promise<void>((resolve) => {
     release = resolve
