@@ -350,7 +350,7 @@ export class LogStore implements LogReader {
    *
    * Costs (DESIGN.md "Write paths"): an append that extends the log, with term and vote unchanged, costs one
    * fdatasync of the log (group commit); an append that changes term or vote, or truncates the log, adds an
-   * fsync of the hard-state file; a hard state alone costs that fsync; installing a snapshot adds the snapshot
+   * fsync of the hard-state file; a hard state alone costs that fsync when its term or vote changed, nothing when only its commit index did; installing a snapshot adds the snapshot
    * file's fsync and one fsyncDir.
    */
   save(request: SaveRequest): Promise<void> {
@@ -427,6 +427,18 @@ export class LogStore implements LogReader {
       assert(entry.index === first + i, `entry ${i} of the append has index ${entry.index}`)
     }
     if (request.hardState === undefined && entries.length === 0 && snapshot === undefined) return
+    if (
+      snapshot === undefined &&
+      entries.length === 0 &&
+      hardState.term === this.#hardState.term &&
+      hardState.vote === this.#hardState.vote
+    ) {
+      // Only the commit index moved. Raft does not need it durable (etcd's MustSync says the same), and
+      // syncing it cost a second fsync on every write: the leader learns the commit after the append's
+      // sync. It is recorded with the next hard-state record or at close; recovery may show an older one.
+      this.#hardState = hardState
+      return
+    }
 
     if (snapshot !== undefined) {
       await this.#switchGeneration({ snapshot, entries, hardState })

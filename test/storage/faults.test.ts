@@ -306,10 +306,14 @@ describe('ordinary operation', () => {
     // Close records the commit index and log length left unrecorded by one-sync appends.
     await store.save({ entries: entriesFrom(random, 35, 1, 4), hardState: { term: 4, vote: 0, commit: 34 } })
     assert.deepStrictEqual(counts(), [ds0 + 6, fs0, hs0 + 3, dir0, 1])
+    // A hard state whose commit index alone moved (the leader learning a commit): no sync at all, yet shown.
+    await store.save({ hardState: { term: 4, vote: 0, commit: 35 } })
+    assert.deepStrictEqual(counts(), [ds0 + 6, fs0, hs0 + 3, dir0, 0])
+    assert.deepStrictEqual(store.hardState(), { term: 4, vote: 0, commit: 35 })
     await store.close()
     assert.deepStrictEqual(counts(), [ds0 + 6, fs0, hs0 + 4, dir0, 1])
     const reopened = await LogStore.open(fs.crash(), dir)
-    assert.deepStrictEqual(reopened.hardState(), { term: 4, vote: 0, commit: 34 })
+    assert.deepStrictEqual(reopened.hardState(), { term: 4, vote: 0, commit: 35 })
     assert.equal(reopened.lastIndex(), 35)
   })
 
