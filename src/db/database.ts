@@ -11,7 +11,13 @@ import { Worker } from 'node:worker_threads'
 import { NOW_MS_MAX } from './determinism.js'
 import { BadStatementError, DbError, dbErrorFromData } from './errors.js'
 import type { RunOptions, WireStatement } from './executor.js'
-import type { WorkerConfig, WorkerReply, WorkerReplyValues, WorkerRequest } from './protocol.js'
+import type {
+  WorkerConfig,
+  WorkerMessage,
+  WorkerReply,
+  WorkerReplyValues,
+  WorkerRequest,
+} from './protocol.js'
 import type {
   Batch,
   DumpOptions,
@@ -66,6 +72,10 @@ export class Database {
   readonly #worker: Worker
   readonly #pending = new Map<number, Pending>()
   #nextId = 1
+  /** `run` requests of this event-loop turn, posted together by `#flush` (see `WorkerMessage`). */
+  #outbox: WorkerRequest[] = []
+  #flushScheduled = false
+  #messagesPosted = 0
   #state: 'open' | 'closing' | 'closed' | 'failed' = 'open'
   #failure: DbError | null = null
   readonly #exited: Promise<void>
@@ -306,20 +316,63 @@ export class Database {
         ...(onProgress === undefined ? {} : { onProgress }),
       })
       if (this.#pending.size === 1) this.#worker.ref()
-      try {
-        this.#worker.postMessage(request, transfer)
-      } catch (error) {
-        this.#settle(id)
-        reject(
-          new DbError('TQ_ERR_DB_BAD_STATEMENT', `cannot send the request: ${String(error)}`, {
-            cause: error,
-          }),
-        )
+      if (request.type === 'run' && transfer.length === 0) {
+        // Gathered until the end of this turn's I/O phase: the entries of one apply and the reads that
+        // arrived together leave in one message. The worker still runs them one by one, in order.
+        this.#outbox.push(request)
+        if (!this.#flushScheduled) {
+          this.#flushScheduled = true
+          setImmediate(() => this.#flush())
+        }
+        return
       }
+      this.#flush()
+      this.#post(request, transfer)
     })
   }
 
+  /** Messages posted to the worker so far (a batch counts once): shows that requests of one turn travel together. */
+  get messagesPosted(): number {
+    return this.#messagesPosted
+  }
+
+  /** Posts the gathered `run` requests: one message, or each alone if the batch cannot be cloned. */
+  #flush(): void {
+    this.#flushScheduled = false
+    const requests = this.#outbox
+    if (requests.length === 0) return
+    this.#outbox = []
+    if (requests.length === 1) {
+      this.#post(requests[0]!, [])
+      return
+    }
+    try {
+      this.#worker.postMessage({ type: 'batch', requests } satisfies WorkerMessage)
+      this.#messagesPosted++
+    } catch {
+      // One request that cannot be cloned must fail alone, not take the others with it.
+      for (const request of requests) this.#post(request, [])
+    }
+  }
+
+  #post(request: WorkerRequest, transfer: ArrayBuffer[]): void {
+    try {
+      this.#worker.postMessage(request satisfies WorkerMessage, transfer)
+      this.#messagesPosted++
+    } catch (error) {
+      this.#settle(request.id)?.reject(
+        new DbError('TQ_ERR_DB_BAD_STATEMENT', `cannot send the request: ${String(error)}`, {
+          cause: error,
+        }),
+      )
+    }
+  }
+
   #onMessage(message: WorkerReply): void {
+    if (message.type === 'replies') {
+      for (const reply of message.replies) this.#onMessage(reply)
+      return
+    }
     if (message.type === 'progress') {
       try {
         this.#pending

@@ -22,7 +22,7 @@ import { installDeterminism } from './determinism.js'
 import { dumpDatabase } from './dump.js'
 import { DbError, dbErrorToData } from './errors.js'
 import { Executor } from './executor.js'
-import type { WorkerConfig, WorkerReply, WorkerRequest } from './protocol.js'
+import type { WorkerConfig, WorkerMessage, WorkerReply, WorkerRequest } from './protocol.js'
 import type { SqliteDatabase, SqliteOpen } from './sqlite-port.js'
 import { isSqliteError } from './sqlite-port.js'
 import type { StatementResult } from './types.js'
@@ -50,7 +50,9 @@ try {
   connection = connect(openSqlite(config.path ?? ':memory:', nativeOptions))
   const sqliteVersion = String(helper.prepare('SELECT sqlite_version()').pluck().get())
   post({ type: 'ready', sqliteVersion, appliedIndex: connection.executor.appliedIndex })
-  port.on('message', (message: WorkerRequest) => handle(message))
+  port.on('message', (message: WorkerMessage) =>
+    message.type === 'batch' ? handleBatch(message.requests) : handle(message),
+  )
 } catch (error) {
   post({ type: 'openFailed', error: { code: 'TQ_ERR_DB_OPEN_FAILED', message: describe(error) } })
   port.close()
@@ -67,6 +69,63 @@ function connect(db: SqliteDatabase): Connection {
   }
   db.exec(`PRAGMA foreign_keys = ${config.foreignKeys ? 'ON' : 'OFF'}`)
   return { db, executor: new Executor(db, installDeterminism(db, helper)) }
+}
+
+/** Replies held back while a batch runs, to be posted together (see `WorkerMessage`). */
+let held: { replies: WorkerReply[]; transfer: ArrayBuffer[]; since: number } | undefined
+
+/** A reply may wait this long for the rest of its batch; past it, what is ready is posted. */
+const holdMsMax = 2
+
+function handleBatch(requests: readonly WorkerRequest[]): void {
+  held = { replies: [], transfer: [], since: performance.now() }
+  try {
+    for (const request of requests) {
+      handle(request)
+      // A slow statement must not hold back the answers of the quick ones before it.
+      if (performance.now() - held.since > holdMsMax) postHeld()
+    }
+  } finally {
+    postHeld()
+    held = undefined
+  }
+}
+
+function postHeld(): void {
+  if (held === undefined) return
+  const { replies, transfer } = held
+  held.replies = []
+  held.transfer = []
+  held.since = performance.now()
+  if (replies.length === 0) return
+  const message: WorkerReply = replies.length === 1 ? replies[0]! : { type: 'replies', replies }
+  if (transfer.length > 0) {
+    try {
+      port?.postMessage(message, transfer)
+      return
+    } catch {
+      // Some buffers cannot be transferred (for example pooled memory); cloning always works.
+    }
+  }
+  port?.postMessage(message)
+}
+
+/** A reply to a request: held while a batch runs, else posted at once. */
+function answer(message: WorkerReply, transfer: readonly ArrayBuffer[]): void {
+  if (held !== undefined) {
+    held.replies.push(message)
+    for (const buffer of transfer) if (!held.transfer.includes(buffer)) held.transfer.push(buffer)
+    return
+  }
+  if (transfer.length > 0) {
+    try {
+      port?.postMessage(message, [...transfer])
+      return
+    } catch {
+      // As in postHeld.
+    }
+  }
+  port?.postMessage(message)
 }
 
 function handle(request: WorkerRequest): void {
@@ -115,7 +174,7 @@ function handle(request: WorkerRequest): void {
       error instanceof DbError
         ? dbErrorToData(error)
         : { code: 'TQ_ERR_DB_INTERNAL' as const, message: describe(error) }
-    post({ type: 'reply', id: request.id, ok: false, error: data })
+    answer({ type: 'reply', id: request.id, ok: false, error: data }, [])
   }
 }
 
@@ -265,16 +324,7 @@ function transferablesOf(results: readonly StatementResult[]): ArrayBuffer[] {
 }
 
 function reply(id: number, value: unknown, transfer: readonly ArrayBuffer[]): void {
-  const message: WorkerReply = { type: 'reply', id, ok: true, value }
-  if (transfer.length > 0) {
-    try {
-      port?.postMessage(message, [...transfer])
-      return
-    } catch {
-      // Some buffers cannot be transferred (for example pooled memory); cloning always works.
-    }
-  }
-  port?.postMessage(message)
+  answer({ type: 'reply', id, ok: true, value }, transfer)
 }
 
 function post(message: WorkerReply): void {
