@@ -59,19 +59,33 @@ export interface Determinism {
  */
 export function installDeterminism(db: SqliteDatabase, helper: SqliteDatabase): Determinism {
   const builtins = new BuiltinCaller(helper)
-  let prng = Xoshiro128.fromSeed(0, 0)
-  let nowText = isoNow(Date.now())
+  // A local read seeds its generator and reads the clock only when a statement asks (random(), 'now'):
+  // drawing 16 bytes from the OS and formatting the time for every read was a fifth of the worker's time
+  // under point SELECTs.
+  let seeded: Xoshiro128 | undefined = Xoshiro128.fromSeed(0, 0)
+  let fixedNowMs: number | undefined
+  let nowTextOf: { readonly ms: number; readonly text: string } | undefined
+  const prng = (): Xoshiro128 => {
+    seeded ??= Xoshiro128.fromSeed(randomFillSync(new Uint8Array(16)), 0)
+    return seeded
+  }
+  const now = (): string => {
+    const ms = fixedNowMs ?? Date.now()
+    fixedNowMs = ms
+    if (nowTextOf?.ms !== ms) nowTextOf = { ms, text: isoNow(ms) }
+    return nowTextOf.text
+  }
   let currentCache: { readonly nowText: string; timestamp?: string; date?: string; time?: string } = {
-    nowText,
+    nowText: '',
   }
 
   const fixNow = (value: SqliteFunctionValue): SqliteFunctionValue =>
-    typeof value === 'string' && value.length === 3 && value.toLowerCase() === 'now' ? nowText : value
+    typeof value === 'string' && value.length === 3 && value.toLowerCase() === 'now' ? now() : value
 
-  db.function('random', { deterministic: false, safeIntegers: true }, () => prng.nextInt64())
+  db.function('random', { deterministic: false, safeIntegers: true }, () => prng().nextInt64())
   // better-sqlite3 takes the SQL arity from the JS function's `length`: keep exactly one parameter here.
   db.function('randomblob', { deterministic: false, safeIntegers: true }, (count) =>
-    prng.nextBytes(builtins.blobLength(count)),
+    prng().nextBytes(builtins.blobLength(count)),
   )
   for (const [name, timeArgument] of TIME_FUNCTIONS) {
     db.function(name, { varargs: true, deterministic: true, safeIntegers: true }, (...args) => {
@@ -80,13 +94,14 @@ export function installDeterminism(db: SqliteDatabase, helper: SqliteDatabase): 
         fixed = args.map(fixNow)
       } else {
         fixed = args.filter((value, i) => i <= timeArgument || !isTimeZoneModifier(value))
-        if (fixed.length === timeArgument) fixed.push(nowText)
+        if (fixed.length === timeArgument) fixed.push(now())
         else if (fixed.length > timeArgument) fixed[timeArgument] = fixNow(fixed[timeArgument] ?? null)
       }
       return builtins.call(name, fixed)
     })
   }
   const current = (key: 'timestamp' | 'date' | 'time', builtin: string): string => {
+    const nowText = now()
     if (currentCache.nowText !== nowText) currentCache = { nowText }
     let value = currentCache[key]
     if (value === undefined) {
@@ -103,12 +118,12 @@ export function installDeterminism(db: SqliteDatabase, helper: SqliteDatabase): 
 
   return {
     beginApply(seed: Seed, nowMs: number): void {
-      prng = Xoshiro128.fromSeed(seed, nowMs)
-      nowText = isoNow(nowMs)
+      seeded = Xoshiro128.fromSeed(seed, nowMs)
+      fixedNowMs = nowMs
     },
     beginLocal(): void {
-      prng = Xoshiro128.fromSeed(randomFillSync(new Uint8Array(16)), 0)
-      nowText = isoNow(Date.now())
+      seeded = undefined
+      fixedNowMs = undefined
     },
   }
 }

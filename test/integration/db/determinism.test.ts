@@ -102,6 +102,10 @@ describe('replicated apply is deterministic', () => {
       assert.deepEqual(await draw(), await draw())
       const local = () => db.query(['SELECT random()'])
       assert.notDeepEqual(await local(), await local())
+      // ...and the real clock, not the time of the batch applied before it.
+      const [clock] = await db.query(["SELECT unixepoch('now') * 1000"])
+      const localMs = Number((clock as { values: unknown[][] }).values[0]![0])
+      assert.ok(Math.abs(localMs - Date.now()) < 5_000, `local 'now' ${localMs} is the real clock`)
     } finally {
       await db.close()
     }
