@@ -76,6 +76,8 @@ export class Database {
   #outbox: WorkerRequest[] = []
   #flushScheduled = false
   #messagesPosted = 0
+  /** The last request id of each `run` message posted and not yet fully answered, oldest first. */
+  #inFlight: number[] = []
   #state: 'open' | 'closing' | 'closed' | 'failed' = 'open'
   #failure: DbError | null = null
   readonly #exited: Promise<void>
@@ -326,7 +328,7 @@ export class Database {
         }
         return
       }
-      this.#flush()
+      this.#flush(true)
       this.#post(request, transfer)
     })
   }
@@ -336,12 +338,20 @@ export class Database {
     return this.#messagesPosted
   }
 
-  /** Posts the gathered `run` requests: one message, or each alone if the batch cannot be cloned. */
-  #flush(): void {
+  /**
+   * Posts the gathered `run` requests: one message, or each alone if the batch cannot be cloned. While
+   * `runMessagesInFlightMax` messages are still being worked on, the requests wait and leave together when
+   * an answer comes back: under load the batches grow by themselves, and every message saved is a wake-up
+   * of the worker and a clone saved on this thread. With `force` (a request of another kind follows, which
+   * must not overtake them) they leave now.
+   */
+  #flush(force = false): void {
     this.#flushScheduled = false
     const requests = this.#outbox
     if (requests.length === 0) return
+    if (!force && this.#inFlight.length >= runMessagesInFlightMax) return
     this.#outbox = []
+    this.#inFlight.push(requests.at(-1)!.id)
     if (requests.length === 1) {
       this.#post(requests[0]!, [])
       return
@@ -384,6 +394,12 @@ export class Database {
       return
     }
     if (message.type !== 'reply') return
+    // The worker answers in order: this answer settles every message up to it.
+    while (this.#inFlight.length > 0 && this.#inFlight[0]! <= message.id) this.#inFlight.shift()
+    if (this.#outbox.length > 0 && !this.#flushScheduled) {
+      this.#flushScheduled = true
+      setImmediate(() => this.#flush())
+    }
     const pending = this.#settle(message.id)
     if (pending === undefined) return
     if (message.ok) pending.resolve(message.value)
@@ -407,6 +423,9 @@ export class Database {
     }
   }
 }
+
+/** `run` messages the worker may have at once: one being run, one waiting, so it never idles between them. */
+const runMessagesInFlightMax = 2
 
 function workerFailed(reason: string, cause?: unknown): DbError {
   return new DbError('TQ_ERR_DB_WORKER_FAILED', `the db worker failed: ${reason}`, { cause })

@@ -43,6 +43,35 @@ test('executes and queries of one turn travel in one message and are answered on
   }
 })
 
+test('while the worker is busy with two messages, requests of later turns wait and leave together', async () => {
+  const db = await Database.open()
+  try {
+    const slow =
+      'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) SELECT count(*) FROM c'
+    const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
+    const before = db.messagesPosted
+    const busy = [db.query([slow])]
+    await turn()
+    busy.push(db.query([slow]))
+    await turn()
+    const quick: Promise<unknown>[] = []
+    for (let i = 1; i <= 10; i++) {
+      quick.push(db.query([`SELECT ${i}`]))
+      await turn()
+    }
+    const answers = await Promise.all(quick)
+    assert.deepEqual(
+      answers.map((r) => (r as { values: unknown[][] }[])[0]!.values[0]![0]),
+      Array.from({ length: 10 }, (_, i) => i + 1),
+    )
+    await Promise.all(busy)
+    // Two slow messages, then the ten quick queries of ten turns in one (or two, if an answer came between).
+    assert.ok(db.messagesPosted - before <= 4, `${db.messagesPosted - before} messages for 12 requests`)
+  } finally {
+    await db.close()
+  }
+})
+
 test('a request that cannot be sent fails alone; the rest of its batch is answered', async () => {
   const db = await Database.open()
   try {
