@@ -44,6 +44,7 @@ const forwardTimeoutMs = 30_000
  * A node with an empty data directory and no `-join` bootstraps a one-node cluster and leads it.
  */
 export async function startNode(config: NodeConfig, logger: Logger): Promise<RunningNode> {
+  logger.info('node starting', { nodeId: config.nodeId, uptimeMs: Math.round(performance.now()) })
   await mkdir(config.dataDir, { recursive: true })
   const storage = await LogStore.open(new NodeFs(), join(config.dataDir, 'raft'), {
     logger: logger.child({ component: 'storage' }),
@@ -82,7 +83,13 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   if (config.onDisk) await rm(dbPath, { force: true })
   const db = await Database.open(config.onDisk ? { path: dbPath } : {})
   const fsm = new Fsm(db)
-  if (storage.snapshotMeta().index > 0) await fsm.restore(storage.snapshot())
+  if (storage.snapshotMeta().index > 0) {
+    const { index, term } = storage.snapshotMeta()
+    logger.info('restoring snapshot', { index, term })
+    const restoreStarted = performance.now()
+    await fsm.restore(storage.snapshot())
+    logger.info('snapshot restored', { index, ms: Math.round(performance.now() - restoreStarted) })
+  }
 
   fsm.onNodeMeta = (meta) => {
     if (meta.nodeId !== config.nodeId) transport.setPeer(meta.nodeId, meta.raftAddress)
@@ -171,7 +178,12 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   replica.events = {
     ...replica.events,
     onSoftState: (state) => {
-      logger.info('leadership changed', { nodeId: config.nodeId, role: state.role, leader: state.leaderId })
+      logger.info('leadership changed', {
+        nodeId: config.nodeId,
+        role: state.role,
+        leader: state.leaderId,
+        uptimeMs: Math.round(performance.now()),
+      })
       if (state.role === 'leader') {
         store
           .announce(bootstrapPeers.filter((meta) => meta.nodeId !== config.nodeId))
@@ -212,6 +224,8 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     raft: raftAddress,
     inMemory: !config.onDisk,
     dataDir: config.dataDir,
+    // Since the process started: log store, snapshot restore, log replay handed to the worker, listeners.
+    uptimeMs: Math.round(performance.now()),
   })
 
   const node: RunningNode = {
