@@ -232,7 +232,11 @@ function vacuumedImage(): Buffer {
  * renamed over it, and the directory fsynced.
  */
 function restore(bytes: Uint8Array, index: number | undefined): number {
-  const image = normalizeHeader(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+  // Shared memory belongs to the main thread too (the log store's snapshot): never written here. The
+  // header is rewritten only for a WAL image, which is then copied first.
+  const shared = bytes.buffer instanceof SharedArrayBuffer
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const image = normalizeHeader(shared && isWalHeader(view) ? Buffer.from(view) : view)
   let candidate: SqliteDatabase
   try {
     if (image.subarray(0, 16).toString('latin1') !== 'SQLite format 3\u0000') {
@@ -296,11 +300,15 @@ function writeFileAtomically(path: string, bytes: Buffer): void {
  * open such an image. Writing 1 (rollback journal) makes images independent of the mode that produced them.
  */
 function normalizeHeader(image: Buffer): Buffer {
-  if (image.length >= 20 && image[18] === 2 && image[19] === 2) {
+  if (isWalHeader(image)) {
     image[18] = 1
     image[19] = 1
   }
   return image
+}
+
+function isWalHeader(image: Buffer): boolean {
+  return image.length >= 20 && image[18] === 2 && image[19] === 2
 }
 
 function ownsWholeBuffer(buffer: Uint8Array): boolean {

@@ -97,3 +97,29 @@ test('a torn tail on disk is truncated; damage in the synced region names file a
     return true
   })
 })
+
+test('the snapshot file is read into shared memory (the db worker restores it without a copy), whole', async () => {
+  const dir = join(root, 'shared')
+  const fs = new NodeFs()
+  const store = await LogStore.open(fs, dir)
+  const data = new Uint8Array(300_000).map((_, i) => (i * 7) % 251)
+  await store.save({
+    entries: [{ kind: 'normal', index: 1, term: 1, data: new Uint8Array([1]) }],
+    hardState: { term: 1, vote: 1, commit: 1 },
+  })
+  await store.createSnapshot({ meta: { index: 1, term: 1, config: { voters: [1], nonVoters: [] } }, data })
+  await store.close()
+  const reopened = await LogStore.open(fs, dir)
+  const snapshot = reopened.snapshot()
+  assert.ok(snapshot.data.buffer instanceof SharedArrayBuffer)
+  assert.deepEqual(Buffer.from(snapshot.data), Buffer.from(data))
+  await reopened.close()
+
+  const path = join(dir, 'plain')
+  for (const bytes of [new Uint8Array(0), data]) {
+    await writeFile(path, bytes)
+    const read = await fs.readFile(path, { shared: true })
+    assert.ok(read.buffer instanceof SharedArrayBuffer)
+    assert.deepEqual(Buffer.from(read), Buffer.from(bytes))
+  }
+})

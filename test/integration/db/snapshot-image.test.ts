@@ -117,3 +117,27 @@ test('restore of a view copies it in chunks and leaves the caller buffer attache
     )
   })
 })
+
+test('restore of an image in shared memory (a snapshot file as the log store reads it) reads it in place and never writes it', async () => {
+  await withDatabases(async (source, target) => {
+    // A WAL-marked image (header bytes 18–19 = 2): the worker must rewrite them for an in-memory database,
+    // which it may only do on a copy of its own, never in the caller's shared bytes.
+    const image = await source.serialize({ journalMode: 'wal' })
+    assert.equal(image[18], 2)
+    const shared = new Uint8Array(new SharedArrayBuffer(image.byteLength + 8))
+    shared.set(image, 8)
+    const view = shared.subarray(8)
+    assert.equal(await target.restore(view), 5)
+    assert.deepEqual([...view], [...image], 'the shared bytes are unchanged')
+    assert.deepEqual(
+      await target.query(['SELECT count(*) FROM t']),
+      await source.query(['SELECT count(*) FROM t']),
+    )
+    // An ordinary (rollback-journal) image in shared memory restores too.
+    const plain = await source.serialize()
+    const sharedPlain = new Uint8Array(new SharedArrayBuffer(plain.byteLength))
+    sharedPlain.set(plain)
+    assert.equal(await target.restore(sharedPlain), 5)
+    assert.deepEqual([...sharedPlain], [...plain])
+  })
+})
