@@ -54,7 +54,12 @@ interface Options {
   /** The whole run should end within this many seconds; the TQLite restart test gets what is left. */
   deadlineS: number
   threads: number
+  /** Run only these parts (`--only`); undefined runs everything. */
+  only: ReadonlySet<BenchPart> | undefined
 }
+
+const benchParts = ['limits', 'workloads', 'failover', 'restart'] as const
+type BenchPart = (typeof benchParts)[number]
 
 function parseArgs(argv: readonly string[]): Options {
   const quick = argv.includes('--quick')
@@ -76,6 +81,7 @@ function parseArgs(argv: readonly string[]): Options {
     etcdRestartBytes: quick ? 20e6 : 128 * 1024 ** 2,
     deadlineS: quick ? 110 : 13.5 * 60,
     threads: 1,
+    only: undefined,
   }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
@@ -94,7 +100,13 @@ function parseArgs(argv: readonly string[]): Options {
     else if (arg === '--restart-mb') options.restartBytes = value() * 1e6
     else if (arg === '--etcd-restart-mb') options.etcdRestartBytes = value() * 1e6
     else if (arg === '--threads') options.threads = Math.max(1, Math.round(value()))
-    else if (arg === '-h' || arg === '--help') {
+    else if (arg === '--only') {
+      const parts = (argv[++i] ?? '').split(',')
+      for (const part of parts)
+        if (!(benchParts as readonly string[]).includes(part))
+          throw new Error(`--only takes a comma-separated list of ${benchParts.join(', ')}`)
+      options.only = new Set(parts as BenchPart[])
+    } else if (arg === '-h' || arg === '--help') {
       console.log(`Usage: npm run bench -- [options]
   --quick            one short run per point, small restart database (< 2 minutes)
   --write-docs       rewrite the results section of docs/benchmarks.md and docs/benchmarks-chart.svg
@@ -110,12 +122,19 @@ function parseArgs(argv: readonly string[]): Options {
   --trials N         leader-kill trials (default 5, quick 2)
   --restart-mb N     size of the TQLite restart database in MB (default 1 GiB, quick 20)
   --etcd-restart-mb N  the same for etcd (default 128 MiB, quick 20)
-  --threads N        wrk threads (default 1: the cores are left to the servers)`)
+  --threads N        wrk threads (default 1: the cores are left to the servers)
+  --only PARTS       run only some of limits,workloads,failover,restart (to iterate on one; a partial run
+                     is never written into docs/benchmarks.md)`)
       process.exit(0)
     } else if (!['--quick', '--write-docs', '--no-build', '--no-etcd', '--no-tqlite', '--keep'].includes(arg))
       throw new Error(`unknown option ${arg} (see --help)`)
   }
+  if (options.only && options.writeDocs) throw new Error('--only makes a partial run: it cannot --write-docs')
   return options
+}
+
+function runs(options: Options, part: BenchPart): boolean {
+  return options.only === undefined || options.only.has(part)
 }
 
 const started = Date.now()
@@ -353,7 +372,7 @@ async function benchSystem(
     }
   }
   const peak: number[] = []
-  for (const workload of sut.workloads(prefillRows)) {
+  for (const workload of runs(options, 'workloads') ? sut.workloads(prefillRows) : []) {
     if (workload.key === 'queue' && queueNote) {
       results.workloads.queue = { unsupported: queueNote }
       continue
@@ -369,8 +388,10 @@ async function benchSystem(
     results.workloads[workload.key] = { byConcurrency: byC, rowsPerRequest: workload.rowsPerRequest }
   }
   results.rss.load = peak
-  log(`${sut.system}: leader kill -9 → first accepted write, ${options.failoverTrials} trials`)
-  results.failoverMs = await failover(sut, options.failoverTrials)
+  if (runs(options, 'failover')) {
+    log(`${sut.system}: leader kill -9 → first accepted write, ${options.failoverTrials} trials`)
+    results.failoverMs = await failover(sut, options.failoverTrials)
+  }
   await sut.stopAll()
   noteProblems(results.notes, sut.problems)
   return results
@@ -420,45 +441,47 @@ async function main(): Promise<void> {
     problems: [],
   }
 
-  // 1. The raw limits.
-  log('limits: fdatasync loop, better-sqlite3 in process, bare node:http under wrk')
-  const loops = (f: () => LoopSummary['runs'][number]) =>
-    summarizeLoops(Array.from({ length: options.runs }, f))
-  results.limits.fdatasync = loops(() => fdatasyncLoop(dir, options.durationS / 2))
-  const sqliteRuns = Array.from({ length: options.runs }, () => sqliteLoops(options.durationS / 2))
-  results.limits.sqliteSingle = summarizeLoops(sqliteRuns.map((r) => r.single))
-  results.limits.sqliteTx1000 = summarizeLoops(sqliteRuns.map((r) => r.tx1000))
-  results.limits.sqliteVersion = sqliteRuns[0]?.version
-  log(
-    `  fdatasync ${Math.round(results.limits.fdatasync.opsPerSec)}/s (p50 ${results.limits.fdatasync.p50Ms.toFixed(3)} ms); ` +
-      `better-sqlite3 ${Math.round(results.limits.sqliteSingle.opsPerSec)} INSERT/s, ` +
-      `${Math.round(results.limits.sqliteTx1000.opsPerSec * 1000)} rows/s in 1,000-row transactions`,
-  )
-  const httpPort = await freePort()
-  const bare = startProcess('bare node:http', process.execPath, [bareHttpScript, String(httpPort)])
-  await waitFor(
-    async () =>
-      (await fetch(`http://127.0.0.1:${httpPort}/`).catch(() => undefined))?.ok ? true : undefined,
-    10_000,
-    'the bare node:http server',
-  )
-  const insertLike = writeRequestsFile(dir, 'bare-http', [
-    {
-      method: 'POST',
-      path: '/db/execute',
-      body: JSON.stringify([['INSERT INTO bench(v) VALUES(?)', 'x'.repeat(100)]]),
-    },
-  ])
-  for (const c of options.concurrencies)
-    results.limits.http[c] = await measurePoint(
-      options,
-      `http://127.0.0.1:${httpPort}`,
-      insertLike,
-      c,
-      'node:http',
-      1,
+  if (runs(options, 'limits')) {
+    // 1. The raw limits.
+    log('limits: fdatasync loop, better-sqlite3 in process, bare node:http under wrk')
+    const loops = (f: () => LoopSummary['runs'][number]) =>
+      summarizeLoops(Array.from({ length: options.runs }, f))
+    results.limits.fdatasync = loops(() => fdatasyncLoop(dir, options.durationS / 2))
+    const sqliteRuns = Array.from({ length: options.runs }, () => sqliteLoops(options.durationS / 2))
+    results.limits.sqliteSingle = summarizeLoops(sqliteRuns.map((r) => r.single))
+    results.limits.sqliteTx1000 = summarizeLoops(sqliteRuns.map((r) => r.tx1000))
+    results.limits.sqliteVersion = sqliteRuns[0]?.version
+    log(
+      `  fdatasync ${Math.round(results.limits.fdatasync.opsPerSec)}/s (p50 ${results.limits.fdatasync.p50Ms.toFixed(3)} ms); ` +
+        `better-sqlite3 ${Math.round(results.limits.sqliteSingle.opsPerSec)} INSERT/s, ` +
+        `${Math.round(results.limits.sqliteTx1000.opsPerSec * 1000)} rows/s in 1,000-row transactions`,
     )
-  await stopProcess(bare)
+    const httpPort = await freePort()
+    const bare = startProcess('bare node:http', process.execPath, [bareHttpScript, String(httpPort)])
+    await waitFor(
+      async () =>
+        (await fetch(`http://127.0.0.1:${httpPort}/`).catch(() => undefined))?.ok ? true : undefined,
+      10_000,
+      'the bare node:http server',
+    )
+    const insertLike = writeRequestsFile(dir, 'bare-http', [
+      {
+        method: 'POST',
+        path: '/db/execute',
+        body: JSON.stringify([['INSERT INTO bench(v) VALUES(?)', 'x'.repeat(100)]]),
+      },
+    ])
+    for (const c of options.concurrencies)
+      results.limits.http[c] = await measurePoint(
+        options,
+        `http://127.0.0.1:${httpPort}`,
+        insertLike,
+        c,
+        'node:http',
+        1,
+      )
+    await stopProcess(bare)
+  }
 
   // 2. TQLite, then 3. etcd: the workloads, leader kills and RSS.
   if (options.tqlite) {
@@ -470,21 +493,23 @@ async function main(): Promise<void> {
     const etcd = new EtcdCluster(join(dir, 'etcd'))
     results.etcd = await benchSystem(etcd, options, dir, prefillRows)
     results.etcd.notes.push(`HTTP/JSON gateway at ${etcd.gateway}/`)
-    log(`etcd: restart test (${(options.etcdRestartBytes / 1e6).toFixed(0)} MB)`)
-    const etcdRestart = new EtcdCluster(join(dir, 'etcd-restart'))
-    await etcdRestart.start()
-    results.etcd.restart = await restartTest(etcdRestart, options.etcdRestartBytes, {
-      loadS: options.quick ? 20 : 60,
-      settleS: 10,
-      restartS: 60,
-    })
-    noteProblems(results.etcd.notes, etcdRestart.problems)
-    await etcdRestart.stopAll()
+    if (runs(options, 'restart')) {
+      log(`etcd: restart test (${(options.etcdRestartBytes / 1e6).toFixed(0)} MB)`)
+      const etcdRestart = new EtcdCluster(join(dir, 'etcd-restart'))
+      await etcdRestart.start()
+      results.etcd.restart = await restartTest(etcdRestart, options.etcdRestartBytes, {
+        loadS: options.quick ? 20 : 60,
+        settleS: 10,
+        restartS: 60,
+      })
+      noteProblems(results.etcd.notes, etcdRestart.problems)
+      await etcdRestart.stopAll()
+    }
   }
 
   // 4. The TQLite restart test last: it gets what is left of the time budget, so the whole run stays under
   // 15 minutes (quick: 2) however slow loading, snapshotting or restarting a large database is.
-  if (results.tqlite) {
+  if (results.tqlite && runs(options, 'restart')) {
     const left = Math.max(60, (options.deadlineS * 1000 - (Date.now() - started)) / 1000)
     const budget = {
       loadS: Math.round(Math.min(180, left * 0.3)),
