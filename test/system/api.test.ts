@@ -311,3 +311,45 @@ test('a one-node cluster serves linearizable reads (the read is confirmed before
   const read = await get(alone, '/db/query?level=linearizable&linearizable_timeout=3s&q=SELECT%2042')
   assert.equal(read.text, '{"results":[{"columns":["42"],"types":["integer"],"values":[[42]]}]}')
 })
+
+test('every answer carries the version, CORS and length headers; data answers say who served them', async () => {
+  const common = (headers: Headers, what: string) => {
+    assert.match(headers.get('x-tqlite-version') ?? '', /^v?\d/, `${what}: X-Tqlite-Version`)
+    assert.equal(
+      headers.get('x-rqlite-version'),
+      headers.get('x-tqlite-version'),
+      `${what}: X-Rqlite-Version`,
+    )
+    assert.equal(headers.get('access-control-allow-methods'), 'OPTIONS, GET, POST', what)
+    assert.equal(headers.get('access-control-allow-headers'), 'Content-Type', what)
+    assert.equal(headers.get('transfer-encoding'), null, `${what}: a length, not chunks`)
+  }
+  await post(leader, '/db/execute', ['CREATE TABLE IF NOT EXISTS hdr (id INTEGER PRIMARY KEY, v TEXT)'])
+  const written = await post(leader, '/db/execute', [['INSERT INTO hdr(v) VALUES(?)', 'é']])
+  common(written.headers, 'execute')
+  assert.equal(written.headers.get('content-type'), 'application/json; charset=utf-8')
+  assert.equal(Number(written.headers.get('content-length')), Buffer.byteLength(written.text))
+  assert.equal(written.headers.get('x-rqlite-served-by'), leader.httpAddr)
+  // Forwarded by a follower: served by the leader.
+  const read = await get(follower, `/db/query?level=strong&q=${encodeURIComponent('SELECT v FROM hdr')}`)
+  common(read.headers, 'forwarded query')
+  assert.match(read.text, /"é"/)
+  assert.equal(Number(read.headers.get('content-length')), Buffer.byteLength(read.text))
+  assert.equal(read.headers.get('x-rqlite-served-by'), leader.raftAddr)
+  // An error in Go's http.Error shape.
+  const bad = await post(leader, '/db/execute', '[1', 'application/json')
+  assert.equal(bad.status, 400)
+  common(bad.headers, 'error')
+  assert.equal(bad.headers.get('content-type'), 'text/plain; charset=utf-8')
+  assert.equal(bad.headers.get('x-content-type-options'), 'nosniff')
+  assert.equal(bad.text, 'invalid JSON body\n')
+  // A redirect to the leader.
+  const moved = await fetch(`http://${follower.httpAddr}/db/query?redirect&q=SELECT%201`, {
+    redirect: 'manual',
+  })
+  assert.equal(moved.status, 301)
+  common(moved.headers, 'redirect')
+  assert.equal(moved.headers.get('location'), `http://${leader.httpAddr}/db/query?redirect&q=SELECT%201`)
+  // Other endpoints set their headers one by one and carry the same ones.
+  common((await get(leader, '/status')).headers, 'status')
+})
