@@ -9,7 +9,7 @@ import { systemClock } from '../../replica/ports.js'
 import { Replica } from '../../replica/replica.js'
 import { NodeFs } from '../../storage/fs.js'
 import { LogStore } from '../../storage/log-store.js'
-import { pack, unpack } from '../../store/command-codec.js'
+import { decodeCommand, pack, unpack } from '../../store/command-codec.js'
 import {
   LeaderNotFoundError,
   LeaderUnreachableError,
@@ -107,6 +107,12 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     if (meta.nodeId !== config.nodeId) transport.setPeer(meta.nodeId, meta.raftAddress)
   }
   for (const meta of fsm.nodes.values()) fsm.onNodeMeta(meta)
+  // Also the addresses written in the log past what is applied: Raft keeps the commit index in memory, so a
+  // node may restart knowing an older one than its log holds, and without those addresses it could not
+  // answer the leader that would tell it the newer one (its acknowledgements had nowhere to go: found by the
+  // cluster test once commit-only hard states stopped being fsynced). An address only says where to dial a
+  // member; the committed entry, applied later, has the last word.
+  for (const meta of nodeMetaInLog(storage, logger)) fsm.onNodeMeta(meta)
 
   const tickMs = Math.max(
     10,
@@ -536,4 +542,28 @@ function hintHugePages(snapshotBytes: number, logger: Logger): void {
     snapshotBytes,
     hint: 'start tqlited with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (transparent huge pages)',
   })
+}
+
+/** The `nodeMeta` commands in the log after the snapshot, in log order (later ones win). */
+function nodeMetaInLog(storage: LogStore, logger: Logger): NodeMeta[] {
+  const found: NodeMeta[] = []
+  const first = storage.firstIndex()
+  const last = storage.lastIndex()
+  if (last < first) return found
+  for (const entry of storage.entries({ from: first, to: last + 1 })) {
+    if (entry.kind !== 'normal') continue
+    try {
+      const command = decodeCommand(entry.data)
+      if (command.kind === 'nodeMeta')
+        found.push({
+          nodeId: command.nodeId,
+          raftAddress: command.raftAddress,
+          httpAddress: command.httpAddress,
+        })
+    } catch (error) {
+      // Applying the entry will fail the same way, with the state machine's own report.
+      logger.warn('an entry in the log does not decode', { index: entry.index, error: String(error) })
+    }
+  }
+  return found
 }
