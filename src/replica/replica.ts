@@ -114,9 +114,17 @@ export class Replica {
     this.#node = new RawNode(raftConfig, options.storage)
   }
 
-  /** Starts ticking. Committed entries after the snapshot are handed to the state machine again. */
-  start(): void {
+  /**
+   * Starts ticking. Committed entries after the snapshot are handed to the state machine again. With
+   * `electionSoon`, all but one tick of the election timeout count as elapsed already (etcd's
+   * advanceTicksForElection), so a cluster restarted as a whole elects a leader after 1 to `electionTicks`
+   * ticks instead of `electionTicks` to twice that. Harmless when a leader is alive: its followers ignore the
+   * pre-votes (leader stickiness), and its first heartbeat resets the count.
+   */
+  start(options: { readonly electionSoon?: boolean } = {}): void {
     assert(!this.#stopTicking && !this.#stopped, 'replica started twice')
+    if (options.electionSoon === true)
+      for (let i = 0; i < this.#options.electionTicks - 1; i++) this.#node.tick()
     this.#stopTicking = this.#options.clock.every(this.#options.tickMs, () => this.tick())
     this.#logger.info('replica started', { id: this.id, ...this.#statusFields() })
     this.#kick()

@@ -214,7 +214,10 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
       void node.stop()
     },
   }
-  replica.start()
+  // A voter restarting among others campaigns after 0.1-1 s instead of 1-2 s (a whole cluster restarted at
+  // once: 20 MB restart in the bench 2.43 → 1.42 s).
+  const voters = replica.status().config.voters
+  replica.start({ electionSoon: voters.length > 1 && voters.includes(config.nodeId) })
   const snapshotTimer = setInterval(() => replica.requestSnapshot(), config.raftSnapIntervalMs)
   snapshotTimer.unref()
   const reapTimeouts = [config.raftReapNodeTimeoutMs, config.raftReapReadOnlyNodeTimeoutMs].filter(

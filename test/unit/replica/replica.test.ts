@@ -171,3 +171,21 @@ test('snapshots are taken every N applied entries and carry the configuration at
   assert.ok(replica.appliedIndex >= last.meta.index)
   replica.stop()
 })
+
+test('electionSoon counts all but one tick of the election timeout as elapsed at start', async () => {
+  // random() = 0.5 and electionTicks = 10: the randomized election timeout is 15 ticks.
+  const preVotesAfter = async (ticks: number, electionSoon: boolean): Promise<number> => {
+    const { storage } = controlledStorage([1, 2, 3])
+    const sent: Message[] = []
+    const { replica, tick } = makeReplica(storage, sent)
+    replica.start({ electionSoon })
+    for (let i = 0; i < ticks; i++) tick()
+    await settle()
+    replica.stop()
+    return sent.filter((m) => m.type === 'preVote').length
+  }
+  assert.equal(await preVotesAfter(6, true), 2, 'nine ticks counted at start, six more reach 15')
+  assert.equal(await preVotesAfter(5, true), 0)
+  assert.equal(await preVotesAfter(6, false), 0, 'without it the node waits the whole timeout')
+  assert.equal(await preVotesAfter(15, false), 2)
+})
