@@ -32,9 +32,13 @@ export function startProcess(
   name: string,
   command: string,
   args: readonly string[],
-  options: { logFile?: string; cwd?: string; oneShot?: boolean } = {},
+  options: { logFile?: string; cwd?: string; oneShot?: boolean; env?: NodeJS.ProcessEnv } = {},
 ): Managed {
-  const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.env ? { env: options.env } : {}),
+  })
   if (child.pid === undefined) throw new Error(`could not start ${name}: ${command}`)
   const log = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined
   let resolveExit: (how: string) => void = () => {}

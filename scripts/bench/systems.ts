@@ -104,6 +104,8 @@ export class TqliteCluster implements SystemUnderTest {
   readonly #root: string
   readonly #dir: string
   readonly #extraFlags: readonly string[]
+  /** The environment of nodes started from now on (undefined: the bench's own). */
+  env: NodeJS.ProcessEnv | undefined
 
   constructor(root: string, dir: string, extraFlags: readonly string[] = []) {
     this.#root = root
@@ -127,6 +129,7 @@ export class TqliteCluster implements SystemUnderTest {
     node.process = startProcess(`tqlited node ${node.id}`, process.execPath, args, {
       cwd: this.#root,
       logFile: join(this.#dir, `node${node.id}.log`),
+      ...(this.env ? { env: this.env } : {}),
     })
   }
 
