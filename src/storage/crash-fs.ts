@@ -1,5 +1,5 @@
 import { posix } from 'node:path'
-import type { FileHandle, Fs } from './fs.js'
+import type { FileHandle, Fs, OpenOptions } from './fs.js'
 import { SeededRandom } from './seeded-random.js'
 
 /**
@@ -50,7 +50,7 @@ export class CrashFs implements Fs {
 
   // --- Fs ---
 
-  async open(path: string, options: { readonly create: boolean }): Promise<FileHandle> {
+  async open(path: string, options: OpenOptions): Promise<FileHandle> {
     const { dir, name, full } = this.#locate(path)
     let inode = dir.current.get(name)
     if (inode === undefined) {
@@ -59,7 +59,7 @@ export class CrashFs implements Fs {
       dir.current.set(name, inode)
       dir.pending.push({ kind: 'link', name, inode })
     }
-    return new CrashFileHandle(this.#host, inode, full)
+    return new CrashFileHandle(this.#host, inode, full, options.durableWrites === true)
   }
 
   async readFile(path: string): Promise<Uint8Array> {
@@ -500,17 +500,22 @@ class CrashFileHandle implements FileHandle {
   readonly #host: HandleHost
   readonly #inode: Inode
   readonly #path: string
+  readonly durableWrites: boolean
   #closed = false
 
-  constructor(host: HandleHost, inode: Inode, path: string) {
+  constructor(host: HandleHost, inode: Inode, path: string, durableWrites: boolean) {
     this.#host = host
     this.#inode = inode
     this.#path = path
+    this.durableWrites = durableWrites
   }
 
   async write(data: Uint8Array, position: number): Promise<void> {
     this.#checkOpen('write')
     this.#host.write(this.#inode, this.#path, data, position)
+    // O_DSYNC: the write, then its datasync, in one call; crash points and injected failures are those of
+    // the datasync (a power loss may still find the write torn or missing).
+    if (this.durableWrites) this.#host.datasync(this.#inode, this.#path)
   }
 
   async fsync(): Promise<void> {

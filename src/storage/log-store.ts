@@ -243,7 +243,11 @@ export class LogStore implements LogReader {
       const lastIndex = snapshot.meta.index + log.entries.length
       const commit = Math.min(record.hardState.commit, lastIndex)
 
-      const logHandle = await fs.open(logPath, { create: false })
+      // Appends are synced by the write itself (O_DSYNC): one call per append instead of write + fdatasync.
+      const logHandle = await fs.open(logPath, {
+        create: false,
+        durableWrites: options.unsafeTesting?.skipLogFsync !== true,
+      })
       handles.push(logHandle)
       const hardStateHandle = await fs.open(hardStatePath, { create: false })
       handles.push(hardStateHandle)
@@ -487,7 +491,8 @@ export class LogStore implements LogReader {
         if (bytes.byteLength > 0) {
           logWritten = true
           await this.#write(this.#logHandle, bytes, logStart, logPath)
-          if (this.#unsafe.skipLogFsync !== true) await this.#datasync(this.#logHandle, logPath)
+          if (this.#unsafe.skipLogFsync !== true && !this.#logHandle.durableWrites)
+            await this.#datasync(this.#logHandle, logPath)
         }
         this.#logBytes = logEnd
         if (recordRoot) await this.#commit({ ...this.#root, hardState, logSyncedBytes: logEnd })
@@ -545,7 +550,7 @@ export class LogStore implements LogReader {
           await snapshotHandle.close().catch(() => undefined)
         }
         await this.#rename(tempPath, snapshotPath)
-        newLog = await this.#open(logPath)
+        newLog = await this.#open(logPath, { durableWrites: this.#unsafe.skipLogFsync !== true })
         await this.#truncate(newLog, 0, logPath)
         if (logBytes.byteLength > 0) await this.#write(newLog, logBytes, 0, logPath)
         if (this.#unsafe.skipLogFsync !== true) await this.#fsync(newLog, logPath)
@@ -673,9 +678,9 @@ export class LogStore implements LogReader {
     }
   }
 
-  async #open(path: string): Promise<FileHandle> {
+  async #open(path: string, options: { readonly durableWrites?: boolean } = {}): Promise<FileHandle> {
     try {
-      return await this.#fs.open(path, { create: true })
+      return await this.#fs.open(path, { create: true, ...options })
     } catch (error) {
       throw this.#fail(`opening ${path} failed`, error)
     }

@@ -1,7 +1,8 @@
 // Goal: the store works on the real file system (NodeFs): state survives close and reopen, a torn tail is
 // truncated, damage in the synced region stops with CorruptLogError; method: a temporary directory, real files.
 import assert from 'node:assert/strict'
-import { appendFile, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { appendFile, mkdtemp, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
@@ -123,5 +124,33 @@ test('the snapshot file is read into shared memory (the db worker restores it wi
     assert.deepEqual(Buffer.from(read), Buffer.from(bytes))
     // In many pieces (the default piece is 4 MiB), the last one short.
     assert.deepEqual(Buffer.from(await readShared(path, 7_001)), Buffer.from(bytes))
+  }
+})
+
+test("the log is opened with O_DSYNC: the kernel's flags for its descriptor say so", async () => {
+  const dir = await mkdtemp(join(root, 'dsync-'))
+  const store = await LogStore.open(new NodeFs(), dir)
+  try {
+    await store.save({ entries: entriesFrom(random, 1, 2, 1), hardState: { term: 1, vote: 1, commit: 0 } })
+    // /proc/self/fd links each descriptor to its path; fdinfo gives its open flags in octal.
+    const logPath = join(dir, logFileName(1))
+    const flagsOf = async (path: string): Promise<number[]> => {
+      const found: number[] = []
+      for (const fd of await readdir('/proc/self/fd')) {
+        const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '')
+        if (target !== path) continue
+        const info = await readFile(`/proc/self/fdinfo/${fd}`, 'utf8').catch(() => '')
+        const flags = /^flags:\s+([0-7]+)$/m.exec(info)?.[1]
+        if (flags !== undefined) found.push(Number.parseInt(flags, 8))
+      }
+      return found
+    }
+    const logFlags = await flagsOf(logPath)
+    assert.equal(logFlags.length, 1, 'one descriptor open on the log')
+    assert.ok((logFlags[0]! & constants.O_DSYNC) !== 0, `O_DSYNC in ${logFlags[0]!.toString(8)}`)
+    const hardStateFlags = await flagsOf(join(dir, 'hardstate'))
+    assert.ok(hardStateFlags.length === 1 && (hardStateFlags[0]! & constants.O_DSYNC) === 0)
+  } finally {
+    await store.close()
   }
 })
