@@ -139,6 +139,8 @@ export class LogStore implements LogReader {
 
   #failure: StorageFailedError | undefined
   #closed = false
+  /** Snapshot files written so far outside the queue (for unique temporary names). */
+  #preparedSnapshots = 0
   #queue: Promise<unknown> = Promise.resolve()
 
   private constructor(init: {
@@ -377,14 +379,35 @@ export class LogStore implements LogReader {
    * Records a snapshot taken locally at `snapshot.meta.index` (which must be in the log, with the same term) and
    * compacts the log: the entries it covers are dropped by rewriting the rest into the next generation's log.
    */
-  createSnapshot(snapshot: Snapshot): Promise<void> {
-    return this.#serialize(async () => {
-      const { index, term } = snapshot.meta
-      const current = this.#snapshot.meta.index
-      assert(index > current && index <= this.#lastIndex(), `snapshot at ${index} outside the log`)
+  async createSnapshot(snapshot: Snapshot): Promise<void> {
+    this.#checkUsable()
+    const { index, term } = snapshot.meta
+    const check = () => {
+      assert(index <= this.#lastIndex(), `snapshot at ${index} outside the log`)
       assert(this.#term(index) === term, `snapshot term ${term} differs from the log`)
+    }
+    assert(index > this.#snapshot.meta.index, `snapshot at ${index} outside the log`)
+    check()
+    // The file is written and synced outside the queue, so appends (the Raft log) go on meanwhile: for a
+    // database of 410 MB that took 1.5 s, during which every write waited. Only the switch to the next
+    // generation (rename, new log, hard-state record) is serialized with the other writes.
+    const prepared = this.#path(`snapshot-prepared-${++this.#preparedSnapshots}.snap${tempSuffix}`)
+    try {
+      await this.#writeSnapshotFile(prepared, snapshot)
+    } catch (error) {
+      await unlinkIfPresent(this.#fs, prepared).catch(() => undefined)
+      throw error
+    }
+    return this.#serialize(async () => {
+      const current = this.#snapshot.meta.index
+      // A snapshot installed from the leader meanwhile covers this one.
+      if (index <= current) {
+        await unlinkIfPresent(this.#fs, prepared)
+        return
+      }
+      check()
       const remaining = this.#entries.slice(index - current)
-      await this.#switchGeneration({ snapshot, entries: remaining, hardState: this.#hardState })
+      await this.#switchGeneration({ snapshot, entries: remaining, hardState: this.#hardState }, prepared)
       this.#snapshot = snapshot
       this.#entries = remaining
     })
@@ -518,38 +541,50 @@ export class LogStore implements LogReader {
    * Moves to the next generation: writes `snapshot` (temp file, fsync, rename) and a new log holding `entries`,
    * fsyncs both and the directory, then commits a hard-state record naming them. Then removes the old files.
    */
-  async #switchGeneration(next: {
-    snapshot: Snapshot
-    entries: readonly Entry[]
-    hardState: HardState
-  }): Promise<void> {
+  /** Writes `snapshot` as a snapshot file at `path` and syncs it (the file is not referenced yet). */
+  async #writeSnapshotFile(path: string, snapshot: Snapshot): Promise<void> {
+    const pieces = await encodeSnapshotFile(
+      snapshot,
+      this.#snapshotChunkBytes === undefined ? {} : { chunkBytes: this.#snapshotChunkBytes },
+    )
+    const handle = await this.#open(path)
+    try {
+      await this.#truncate(handle, 0, path)
+      // Piece by piece (views of the data, at most one chunk each): no copy of the whole image.
+      let position = 0
+      for (const piece of pieces) {
+        await this.#write(handle, piece, position, path)
+        position += piece.byteLength
+      }
+      await this.#fsync(handle, path)
+    } finally {
+      await handle.close().catch(() => undefined)
+    }
+  }
+
+  /**
+   * Moves to the next generation. The snapshot file is written here, or was written and synced already at
+   * `prepared` (a snapshot taken locally) and is renamed into place.
+   */
+  async #switchGeneration(
+    next: {
+      snapshot: Snapshot
+      entries: readonly Entry[]
+      hardState: HardState
+    },
+    prepared?: string,
+  ): Promise<void> {
     const oldGeneration = this.#root.generation
     const generation = oldGeneration + 1
     const snapshotPath = this.#path(snapshotFileName(generation))
     const tempPath = snapshotPath + tempSuffix
     const logPath = this.#path(logFileName(generation))
     const logBytes = encodeEntryRecords(next.entries)
-    const snapshotPieces = await encodeSnapshotFile(
-      next.snapshot,
-      this.#snapshotChunkBytes === undefined ? {} : { chunkBytes: this.#snapshotChunkBytes },
-    )
     let newLog: FileHandle | undefined
     await this.#guard(
       async () => {
-        const snapshotHandle = await this.#open(tempPath)
-        try {
-          await this.#truncate(snapshotHandle, 0, tempPath)
-          // Piece by piece (views of the data, at most one chunk each): no copy of the whole image.
-          let position = 0
-          for (const piece of snapshotPieces) {
-            await this.#write(snapshotHandle, piece, position, tempPath)
-            position += piece.byteLength
-          }
-          await this.#fsync(snapshotHandle, tempPath)
-        } finally {
-          await snapshotHandle.close().catch(() => undefined)
-        }
-        await this.#rename(tempPath, snapshotPath)
+        if (prepared === undefined) await this.#writeSnapshotFile(tempPath, next.snapshot)
+        await this.#rename(prepared ?? tempPath, snapshotPath)
         newLog = await this.#open(logPath, { durableWrites: this.#unsafe.skipLogFsync !== true })
         await this.#truncate(newLog, 0, logPath)
         if (logBytes.byteLength > 0) await this.#write(newLog, logBytes, 0, logPath)
@@ -566,7 +601,8 @@ export class LogStore implements LogReader {
       },
       async () => {
         await newLog?.close().catch(() => undefined)
-        for (const path of [tempPath, snapshotPath, logPath]) await unlinkIfPresent(this.#fs, path)
+        for (const path of [tempPath, snapshotPath, logPath, ...(prepared ? [prepared] : [])])
+          await unlinkIfPresent(this.#fs, path)
       },
     )
     assert(newLog !== undefined, 'the new log is open after a committed generation switch')
