@@ -109,3 +109,50 @@ test('a LogStore with a small chunk size writes the snapshot in pieces and reope
   assert.equal(reopened.lastIndex(), 3)
   await reopened.close()
 })
+
+test('appends go on while a local snapshot file is written: they are not queued behind it', async () => {
+  const fs = new CrashFs()
+  // Tiny chunks: the snapshot's checksum and writes take many event-loop turns.
+  const store = await LogStore.open(fs, 'c', { snapshotChunkBytes: 10 })
+  const entries = [1, 2, 3].map((index) => ({ kind: 'noop' as const, index, term: 1 }))
+  await store.save({ entries, hardState: { term: 1, vote: 1, commit: 3 } })
+  const order: string[] = []
+  const snapshotDone = store
+    .createSnapshot({ meta: { index: 3, term: 1, config: meta.config }, data: random.bytes(400) })
+    .then(() => order.push('snapshot'))
+  const appendDone = store
+    .save({ entries: [{ kind: 'noop' as const, index: 4, term: 1 }] })
+    .then(() => order.push('append'))
+  await Promise.all([snapshotDone, appendDone])
+  assert.deepEqual(order, ['append', 'snapshot'], 'the append waited for the snapshot file')
+  // The new generation holds the append made meanwhile.
+  assert.equal(store.snapshotMeta().index, 3)
+  assert.equal(store.lastIndex(), 4)
+  await store.close()
+  const reopened = await LogStore.open(fs, 'c')
+  assert.equal(reopened.snapshotMeta().index, 3)
+  assert.equal(reopened.lastIndex(), 4)
+  await reopened.close()
+})
+
+test('a local snapshot overtaken by one installed meanwhile is dropped, and its file removed', async () => {
+  const fs = new CrashFs()
+  const store = await LogStore.open(fs, 'o', { snapshotChunkBytes: 10 })
+  const entries = [1, 2, 3].map((index) => ({ kind: 'noop' as const, index, term: 1 }))
+  await store.save({ entries, hardState: { term: 1, vote: 1, commit: 3 } })
+  const local = store.createSnapshot({
+    meta: { index: 2, term: 1, config: meta.config },
+    data: random.bytes(300),
+  })
+  const installed = { meta: { index: 9, term: 2, config: meta.config }, data: random.bytes(20) }
+  await store.save({ snapshot: installed, hardState: { term: 2, vote: 0, commit: 9 } })
+  await local
+  assert.equal(store.snapshotMeta().index, 9)
+  assert.deepEqual(store.snapshot().data, installed.data)
+  assert.deepEqual(
+    (await fs.readdir('o')).filter((name) => name.includes('prepared')),
+    [],
+    'no prepared snapshot file is left',
+  )
+  await store.close()
+})

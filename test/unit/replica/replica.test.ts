@@ -189,3 +189,42 @@ test('electionSoon counts all but one tick of the election timeout as elapsed at
   assert.equal(await preVotesAfter(6, false), 0, 'without it the node waits the whole timeout')
   assert.equal(await preVotesAfter(15, false), 2)
 })
+
+test('entries keep being applied while a snapshot is written to storage', async () => {
+  const { storage, pending, log } = controlledStorage([1])
+  // createSnapshot completes only when the test says so: a big snapshot file being written and synced.
+  const snapshotWrites: Deferred[] = []
+  storage.createSnapshot = (snapshot) =>
+    new Promise<void>((resolve, reject) =>
+      snapshotWrites.push({
+        resolve: () => {
+          log.createSnapshot(snapshot)
+          resolve()
+        },
+        reject,
+      }),
+    )
+  const sent: Message[] = []
+  const { replica } = makeReplica(storage, sent, 3)
+  replica.start()
+  const drain = async () => {
+    for (let i = 0; i < 20; i++) {
+      await settle()
+      while (pending.length > 0) pending.shift()!.resolve()
+    }
+  }
+  replica.campaign()
+  await drain()
+  for (const word of ['a', 'b', 'c']) replica.propose(new TextEncoder().encode(word))
+  await drain()
+  assert.equal(snapshotWrites.length, 1, 'a snapshot is being written')
+  const appliedDuring = replica.appliedIndex
+  for (const word of ['d', 'e']) replica.propose(new TextEncoder().encode(word))
+  await drain()
+  assert.equal(replica.appliedIndex, appliedDuring + 2, 'applies waited for the snapshot file')
+  assert.equal(snapshotWrites.length, 1, 'one snapshot written at a time')
+  snapshotWrites.shift()!.resolve()
+  await drain()
+  assert.equal(replica.stats.snapshotsTaken, 1)
+  replica.stop()
+})
