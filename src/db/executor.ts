@@ -84,8 +84,8 @@ export class Executor {
   readonly #db: SqliteDatabase
   readonly #determinism: Determinism
   readonly #cache = new Map<string, SqliteStatement>()
-  #lastSql: string | undefined
-  #lastStatement: SqliteStatement | undefined
+  /** The statement prepared last (see #statement). */
+  #last: { readonly sql: string; readonly statement: SqliteStatement } | undefined
   readonly #lastInsertRowid: SqliteStatement
   #appliedIndex: number
   /** `qualifyColumns` of the batch being run (`run` is synchronous, one batch at a time). */
@@ -256,8 +256,7 @@ export class Executor {
     this.#db.exec(`DROP TABLE IF EXISTS ${META_TABLE}`)
     this.#db.exec(`CREATE TABLE ${META_TABLE} AS SELECT 1 AS id, ${index} AS applied_index`)
     this.#cache.clear()
-    this.#lastSql = undefined
-    this.#lastStatement = undefined
+    this.#last = undefined
   }
 
   /** Runs every piece of one element; the element's result is its last piece's, or the first error. */
@@ -340,21 +339,16 @@ export class Executor {
       return statement
     }
     // A bulk insert prepares the same text a thousand times in a row: skip the LRU bookkeeping for it.
-    if (sql === this.#lastSql && this.#lastStatement !== undefined) return this.#lastStatement
+    if (this.#last?.sql === sql) return this.#last.statement
     let statement = this.#cache.get(sql)
     if (statement !== undefined) {
       this.#cache.delete(sql) // re-insert below: Map order is the LRU order
     } else {
       statement = this.#db.prepare(sql)
       if (statement.reader) statement.raw(true)
-      if (this.#cache.size >= STATEMENT_CACHE_MAX) {
-        const oldest = this.#cache.keys().next()
-        if (oldest.done !== true) this.#cache.delete(oldest.value)
-      }
     }
-    this.#cache.set(sql, statement)
-    this.#lastSql = sql
-    this.#lastStatement = statement
+    setBounded(this.#cache, sql, statement, STATEMENT_CACHE_MAX)
+    this.#last = { sql, statement }
     return statement
   }
 }
@@ -445,13 +439,18 @@ function splitOnce(sql: string): readonly SplitStatement[] {
   let pieces = splitCache.get(sql)
   if (pieces === undefined) {
     pieces = splitStatements(sql)
-    if (splitCache.size >= SPLIT_CACHE_MAX) {
-      const oldest = splitCache.keys().next()
-      if (oldest.done !== true) splitCache.delete(oldest.value)
-    }
-    splitCache.set(sql, pieces)
+    setBounded(splitCache, sql, pieces, SPLIT_CACHE_MAX)
   }
   return pieces
+}
+
+/** Sets `key` last in `map`'s order, first dropping the oldest entry when the map is full. */
+function setBounded<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+  if (!map.has(key) && map.size >= max) {
+    const oldest = map.keys().next()
+    if (oldest.done !== true) map.delete(oldest.value)
+  }
+  map.set(key, value)
 }
 
 function prepareElement(statement: WireStatement): PreparedElement {

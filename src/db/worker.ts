@@ -72,13 +72,13 @@ function connect(db: SqliteDatabase): Connection {
 }
 
 /** Replies held back while a batch runs, to be posted together (see `WorkerMessage`). */
-let held: { replies: WorkerReply[]; transfer: ArrayBuffer[]; since: number } | undefined
+let held: { replies: WorkerReply[]; transfer: Set<ArrayBuffer>; since: number } | undefined
 
 /** A reply may wait this long for the rest of its batch; past it, what is ready is posted. */
 const holdMsMax = 2
 
 function handleBatch(requests: readonly WorkerRequest[]): void {
-  held = { replies: [], transfer: [], since: performance.now() }
+  held = { replies: [], transfer: new Set(), since: performance.now() }
   try {
     for (const request of requests) {
       handle(request)
@@ -95,13 +95,17 @@ function postHeld(): void {
   if (held === undefined) return
   const { replies, transfer } = held
   held.replies = []
-  held.transfer = []
+  held.transfer = new Set()
   held.since = performance.now()
   if (replies.length === 0) return
-  const message: WorkerReply = replies.length === 1 ? replies[0]! : { type: 'replies', replies }
+  postTransferring(replies.length === 1 ? replies[0]! : { type: 'replies', replies }, [...transfer])
+}
+
+/** Posts `message`, moving `transfer` when it can (pooled memory cannot move), else cloning. */
+function postTransferring(message: WorkerReply, transfer: readonly ArrayBuffer[]): void {
   if (transfer.length > 0) {
     try {
-      port?.postMessage(message, transfer)
+      port?.postMessage(message, [...transfer])
       return
     } catch {
       // Some buffers cannot be transferred (for example pooled memory); cloning always works.
@@ -114,18 +118,10 @@ function postHeld(): void {
 function answer(message: WorkerReply, transfer: readonly ArrayBuffer[]): void {
   if (held !== undefined) {
     held.replies.push(message)
-    for (const buffer of transfer) if (!held.transfer.includes(buffer)) held.transfer.push(buffer)
+    for (const buffer of transfer) held.transfer.add(buffer)
     return
   }
-  if (transfer.length > 0) {
-    try {
-      port?.postMessage(message, [...transfer])
-      return
-    } catch {
-      // As in postHeld.
-    }
-  }
-  port?.postMessage(message)
+  postTransferring(message, transfer)
 }
 
 function handle(request: WorkerRequest): void {

@@ -379,15 +379,13 @@ export class Replica {
       return index
     })
     this.#snapshotWrite = write
-    write.then(
-      () => {},
-      (error: unknown) => this.#fail(error),
-    )
-    void write
-      .finally(() => {
-        if (this.#snapshotWrite === write) this.#snapshotWrite = undefined
-      })
-      .catch(() => {})
+    const settled = () => {
+      if (this.#snapshotWrite === write) this.#snapshotWrite = undefined
+    }
+    write.then(settled, (error: unknown) => {
+      settled()
+      this.#fail(error)
+    })
     return waitWritten ? await write : undefined
   }
 
