@@ -107,7 +107,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     if (meta.nodeId !== config.nodeId) transport.setPeer(meta.nodeId, meta.raftAddress)
   }
   for (const meta of fsm.nodes.values()) fsm.onNodeMeta(meta)
-  // Also the addresses written in the log past what is applied: Raft keeps the commit index in memory, so a
+  // Also the addresses written in the log past the recorded commit: Raft keeps the commit index in memory, so a
   // node may restart knowing an older one than its log holds, and without those addresses it could not
   // answer the leader that would tell it the newer one (its acknowledgements had nowhere to go: found by the
   // cluster test once commit-only hard states stopped being fsynced). An address only says where to dial a
@@ -547,10 +547,14 @@ function hintHugePages(snapshotBytes: number, logger: Logger): void {
   })
 }
 
-/** The `nodeMeta` commands in the log after the snapshot, in log order (later ones win). */
+/**
+ * The `nodeMeta` commands in the log past the recorded commit index, in log order (later ones win). The
+ * committed ones are applied as soon as the replica starts; only the tail may never be, so only it is decoded
+ * here (the whole log would be decoded twice at every start).
+ */
 function nodeMetaInLog(storage: LogStore, logger: Logger): NodeMeta[] {
   const found: NodeMeta[] = []
-  const first = storage.firstIndex()
+  const first = Math.max(storage.firstIndex(), storage.hardState().commit + 1)
   const last = storage.lastIndex()
   if (last < first) return found
   for (const entry of storage.entries({ from: first, to: last + 1 })) {
