@@ -19,6 +19,15 @@ import {
 const random = new SeededRandom(5)
 const meta = { index: 7, term: 3, config: { voters: [1, 2, 3], nonVoters: [] } }
 
+/** A CrashFs store in `dir` with entries 1–3 (term 1, committed) and 10-byte snapshot chunks. */
+async function storeWithThreeEntries(dir: string): Promise<{ fs: CrashFs; store: LogStore }> {
+  const fs = new CrashFs()
+  const store = await LogStore.open(fs, dir, { snapshotChunkBytes: 10 })
+  const entries = [1, 2, 3].map((index) => ({ kind: 'noop' as const, index, term: 1 }))
+  await store.save({ entries, hardState: { term: 1, vote: 1, commit: 3 } })
+  return { fs, store }
+}
+
 function concat(pieces: readonly Uint8Array[]): Uint8Array {
   const whole = Buffer.concat(pieces)
   return new Uint8Array(whole.buffer, whole.byteOffset, whole.byteLength)
@@ -89,10 +98,7 @@ test('damage in any chunk of the data is corruption at the data record', async (
 })
 
 test('a LogStore with a small chunk size writes the snapshot in pieces and reopens it intact', async () => {
-  const fs = new CrashFs()
-  const store = await LogStore.open(fs, 'd', { snapshotChunkBytes: 10 })
-  const entries = [1, 2, 3].map((index) => ({ kind: 'noop' as const, index, term: 1 }))
-  await store.save({ entries, hardState: { term: 1, vote: 1, commit: 3 } })
+  const { fs, store } = await storeWithThreeEntries('d')
   const data = random.bytes(95)
   const before = fs.bytesWritten()
   await store.createSnapshot({ meta: { index: 2, term: 1, config: meta.config }, data })
@@ -111,11 +117,8 @@ test('a LogStore with a small chunk size writes the snapshot in pieces and reope
 })
 
 test('appends go on while a local snapshot file is written: they are not queued behind it', async () => {
-  const fs = new CrashFs()
   // Tiny chunks: the snapshot's checksum and writes take many event-loop turns.
-  const store = await LogStore.open(fs, 'c', { snapshotChunkBytes: 10 })
-  const entries = [1, 2, 3].map((index) => ({ kind: 'noop' as const, index, term: 1 }))
-  await store.save({ entries, hardState: { term: 1, vote: 1, commit: 3 } })
+  const { fs, store } = await storeWithThreeEntries('c')
   const order: string[] = []
   const snapshotDone = store
     .createSnapshot({ meta: { index: 3, term: 1, config: meta.config }, data: random.bytes(400) })
@@ -136,10 +139,7 @@ test('appends go on while a local snapshot file is written: they are not queued 
 })
 
 test('a local snapshot overtaken by one installed meanwhile is dropped, and its file removed', async () => {
-  const fs = new CrashFs()
-  const store = await LogStore.open(fs, 'o', { snapshotChunkBytes: 10 })
-  const entries = [1, 2, 3].map((index) => ({ kind: 'noop' as const, index, term: 1 }))
-  await store.save({ entries, hardState: { term: 1, vote: 1, commit: 3 } })
+  const { fs, store } = await storeWithThreeEntries('o')
   const local = store.createSnapshot({
     meta: { index: 2, term: 1, config: meta.config },
     data: random.bytes(300),

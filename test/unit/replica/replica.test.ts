@@ -94,6 +94,14 @@ function makeReplica(
 /** Lets the driver's promise continuations run. */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve))
 
+/** Lets the driver run for a while, completing every save it makes. */
+async function drainSaves(pending: Deferred[]): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    await settle()
+    while (pending.length > 0) pending.shift()!.resolve()
+  }
+}
+
 /** How many vote requests left while the candidate's term and vote were still being written. */
 async function votesSentBeforeDurable(bugs = new Set<PlantedBug>()): Promise<number> {
   const { storage, pending } = controlledStorage([1, 2, 3])
@@ -153,12 +161,7 @@ test('snapshots are taken every N applied entries and carry the configuration at
   const sent: Message[] = []
   const { replica } = makeReplica(storage, sent, 3)
   replica.start()
-  const drain = async () => {
-    for (let i = 0; i < 20; i++) {
-      await settle()
-      while (pending.length > 0) pending.shift()!.resolve()
-    }
-  }
+  const drain = () => drainSaves(pending)
   replica.campaign()
   await drain()
   assert.equal(replica.status().role, 'leader')
@@ -207,12 +210,7 @@ test('entries keep being applied while a snapshot is written to storage', async 
   const sent: Message[] = []
   const { replica } = makeReplica(storage, sent, 3)
   replica.start()
-  const drain = async () => {
-    for (let i = 0; i < 20; i++) {
-      await settle()
-      while (pending.length > 0) pending.shift()!.resolve()
-    }
-  }
+  const drain = () => drainSaves(pending)
   replica.campaign()
   await drain()
   for (const word of ['a', 'b', 'c']) replica.propose(new TextEncoder().encode(word))
