@@ -94,6 +94,15 @@ function makeReplica(
 /** Lets the driver's promise continuations run. */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve))
 
+/** A one-node replica that snapshots every 3 entries, started and elected leader. */
+async function startLeader(storage: ReplicaStorage, pending: Deferred[]): Promise<Replica> {
+  const { replica } = makeReplica(storage, [], 3)
+  replica.start()
+  replica.campaign()
+  await drainSaves(pending)
+  return replica
+}
+
 /** Lets the driver run for a while, completing every save it makes. */
 async function drainSaves(pending: Deferred[]): Promise<void> {
   for (let i = 0; i < 20; i++) {
@@ -158,12 +167,8 @@ test('a failed save stops the replica and reports it; nothing more is sent', asy
 
 test('snapshots are taken every N applied entries and carry the configuration at their index', async () => {
   const { storage, pending, snapshots, log } = controlledStorage([1])
-  const sent: Message[] = []
-  const { replica } = makeReplica(storage, sent, 3)
-  replica.start()
+  const replica = await startLeader(storage, pending)
   const drain = () => drainSaves(pending)
-  replica.campaign()
-  await drain()
   assert.equal(replica.status().role, 'leader')
   for (const word of ['a', 'b', 'c', 'd']) replica.propose(new TextEncoder().encode(word))
   await drain()
@@ -207,12 +212,8 @@ test('entries keep being applied while a snapshot is written to storage', async 
         reject,
       }),
     )
-  const sent: Message[] = []
-  const { replica } = makeReplica(storage, sent, 3)
-  replica.start()
+  const replica = await startLeader(storage, pending)
   const drain = () => drainSaves(pending)
-  replica.campaign()
-  await drain()
   for (const word of ['a', 'b', 'c']) replica.propose(new TextEncoder().encode(word))
   await drain()
   assert.equal(snapshotWrites.length, 1, 'a snapshot is being written')
