@@ -49,6 +49,7 @@ interface Pending {
   readonly resolve: (value: unknown) => void
   readonly reject: (error: DbError) => void
   readonly onProgress?: DumpOptions['onProgress']
+  readonly onCaptured?: () => void
 }
 
 type RequestBody =
@@ -58,6 +59,7 @@ type RequestBody =
       readonly vacuum?: boolean
       readonly journalMode?: 'wal' | 'delete'
       readonly prefix?: Uint8Array
+      readonly announceCapture?: boolean
     }
   | { readonly type: 'dump'; readonly tables?: readonly string[] }
   | { readonly type: 'restore'; readonly image: Uint8Array; readonly index?: number }
@@ -205,10 +207,22 @@ export class Database {
    * With `prefix`, the result is `prefix` followed by the image, in one buffer built on the worker (the Raft
    * snapshot puts a small header before the database this way without copying it on the main thread).
    * The buffer is transferred from the worker, never cloned: the main thread does not copy the image.
+   * `onCaptured` is called once the image is taken: requests sent after that do not change it, and they run
+   * while the worker copies the image out (which takes as long as taking it).
    */
-  async serialize(options: SerializeOptions & { readonly prefix?: Uint8Array } = {}): Promise<Buffer> {
+  async serialize(
+    options: SerializeOptions & { readonly prefix?: Uint8Array; readonly onCaptured?: () => void } = {},
+  ): Promise<Buffer> {
     const body = checkSerializeOptions(options)
-    const image = await this.#send<'serialize'>(body, [])
+    const { onCaptured } = options
+    if (onCaptured !== undefined && typeof onCaptured !== 'function') {
+      throw new DbError('TQ_ERR_DB_BAD_OPTIONS', 'onCaptured must be a function')
+    }
+    const image = await this.#send<'serialize'>(
+      onCaptured === undefined ? body : { ...body, announceCapture: true },
+      [],
+      onCaptured === undefined ? {} : { onCaptured },
+    )
     return Buffer.from(image.buffer, image.byteOffset, image.byteLength)
   }
 
@@ -234,7 +248,7 @@ export class Database {
       throw new DbError('TQ_ERR_DB_BAD_OPTIONS', 'onProgress must be a function')
     }
     const body = { type: 'dump' as const, ...(tables === undefined ? {} : { tables: [...tables] }) }
-    return this.#send<'dump'>(body, [], onProgress)
+    return this.#send<'dump'>(body, [], onProgress === undefined ? {} : { onProgress })
   }
 
   /**
@@ -286,6 +300,11 @@ export class Database {
     } finally {
       this.#state = 'closed'
       await Promise.race([this.#exited, this.#worker.terminate().then(() => undefined)])
+      // A serialization still being copied out when the worker closed will not be answered.
+      for (const [id, pending] of [...this.#pending]) {
+        this.#settle(id)
+        pending.reject(new DbError('TQ_ERR_DB_CLOSED', 'the database closed before answering'))
+      }
     }
   }
 
@@ -312,7 +331,7 @@ export class Database {
   #send<T extends RequestType>(
     body: RequestBody & { type: T },
     transfer: ArrayBuffer[],
-    onProgress?: DumpOptions['onProgress'],
+    callbacks: Pick<Pending, 'onProgress' | 'onCaptured'> = {},
   ): Promise<WorkerReplyValues[T]> {
     if (this.#state === 'failed') return Promise.reject(this.#failure ?? workerFailed('unknown'))
     if (this.#state !== 'open')
@@ -321,11 +340,7 @@ export class Database {
     const request = { ...body, id } as WorkerRequest
     return new Promise<WorkerReplyValues[T]>((resolve, reject) => {
       // The reply's type is fixed by the request type (WorkerReplyValues); the worker is our own code.
-      this.#pending.set(id, {
-        resolve: resolve as (value: unknown) => void,
-        reject,
-        ...(onProgress === undefined ? {} : { onProgress }),
-      })
+      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject, ...callbacks })
       if (this.#pending.size === 1) this.#worker.ref()
       if (request.type === 'run' && transfer.length === 0) {
         // Gathered until the end of this turn's I/O phase: the entries of one apply and the reads that
@@ -399,6 +414,14 @@ export class Database {
           ?.onProgress?.(message.rowsDumped, message.tablesDone, message.tablesTotal)
       } catch {
         // A failing progress callback is the caller's bug; it must not break the handle or the dump.
+      }
+      return
+    }
+    if (message.type === 'captured') {
+      try {
+        this.#pending.get(message.id)?.onCaptured?.()
+      } catch {
+        // As for progress: the caller's bug must not break the handle or the serialization.
       }
       return
     }

@@ -28,6 +28,10 @@ export type WorkerRequest =
       readonly type: 'serialize'
       readonly vacuum?: boolean
       readonly journalMode?: 'wal' | 'delete'
+      /** Bytes placed before the image in the same buffer (the Raft snapshot's header). */
+      readonly prefix?: Uint8Array
+      /** Post `captured` as soon as the image is taken, before it is copied out. */
+      readonly announceCapture?: boolean
     }
   | { readonly id: number; readonly type: 'dump'; readonly tables?: readonly string[] }
   | { readonly id: number; readonly type: 'restore'; readonly image: Uint8Array; readonly index?: number }
@@ -60,6 +64,11 @@ export type WorkerReply =
   | { readonly type: 'openFailed'; readonly error: DbErrorData }
   | { readonly type: 'reply'; readonly id: number; readonly ok: true; readonly value: unknown }
   | { readonly type: 'reply'; readonly id: number; readonly ok: false; readonly error: DbErrorData }
+  /**
+   * Sent for a `serialize` with `announceCapture` once the image is taken: requests after it no longer
+   * change it, although the image is still being copied out (between those requests) before the reply.
+   */
+  | { readonly type: 'captured'; readonly id: number }
   /** Sent while request `id` (a dump) is still running; the worker does not wait for it to be read. */
   | {
       readonly type: 'progress'

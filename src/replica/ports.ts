@@ -23,8 +23,16 @@ export interface ReplicaTransport {
 export interface ReplicaStateMachine {
   apply(entries: readonly Entry[]): Promise<void>
   restore(snapshot: Snapshot): Promise<void>
-  /** The serialized state as of the last applied entry. */
-  snapshot(): Promise<Uint8Array>
+  /**
+   * Captures the state as of the last applied entry. Resolves once it is captured, when later applies can no
+   * longer change it; its bytes may come later (a big database is copied out while applies go on).
+   */
+  snapshot(): Promise<CapturedState>
+}
+
+/** A state machine's state as of one index, captured (see `ReplicaStateMachine.snapshot`). */
+export interface CapturedState {
+  readonly data: Promise<Uint8Array>
 }
 
 /** Time, injected so the simulator can run the driver on virtual time. */

@@ -1,5 +1,5 @@
 import type { Entry, Snapshot } from '../raft/index.js'
-import type { ReplicaStateMachine } from '../replica/ports.js'
+import type { CapturedState, ReplicaStateMachine } from '../replica/ports.js'
 import type { StatementResult } from '../db/types.js'
 import { type Command, decodeCommand, pack, unpack } from './command-codec.js'
 import { ProposalDroppedError } from './errors.js'
@@ -26,7 +26,7 @@ export interface FsmDatabase {
     },
   ): Promise<StatementResult[]>
   /** The database image after `prefix`, in one buffer (see `Database.serialize`). */
-  serialize(options?: { readonly prefix?: Uint8Array }): Promise<Uint8Array>
+  serialize(options?: { readonly prefix?: Uint8Array; readonly onCaptured?: () => void }): Promise<Uint8Array>
   restore(image: Uint8Array, options?: { index?: number }): Promise<unknown>
 }
 
@@ -242,11 +242,17 @@ export class Fsm implements ReplicaStateMachine {
     this.onApplied(this.#applied)
   }
 
-  async snapshot(): Promise<Uint8Array> {
-    // Nothing applies while this runs (the replica's state machine queue), so the header and the database
-    // describe the same index.
+  async snapshot(): Promise<CapturedState> {
+    // Nothing applies until this resolves (the replica's state machine queue), so the header and the
+    // database describe the same index. The database's bytes may come later: see `Database.serialize`.
     const prefix = encodeSnapshotPrefix({ nodes: [...this.nodes.values()], sessions: [...this.#sessions] })
-    return this.#db.serialize({ prefix })
+    let onCaptured = (): void => {}
+    const captured = new Promise<void>((resolve) => {
+      onCaptured = resolve
+    })
+    const data = this.#db.serialize({ prefix, onCaptured })
+    await Promise.race([captured, data])
+    return { data }
   }
 
   /** Fails every waiter (the node is shutting down). */

@@ -87,6 +87,8 @@ export class SimNode {
   savesInFlight = 0
   /** Snapshot restores in flight: while one is, the driver's apply queue is blocked on I/O. */
   restoresInFlight = 0
+  /** Snapshot images being copied out after capture: applies go on meanwhile, so they block nothing. */
+  snapshotCopiesInFlight = 0
   #proposals = new Map<number, PendingProposal>()
   #reads = new Map<number, PendingRead>()
   #readsAwaitingApply: PendingRead[] = []
@@ -120,6 +122,7 @@ export class SimNode {
     this.up = true
     this.savesInFlight = 0
     this.restoresInFlight = 0
+    this.snapshotCopiesInFlight = 0
     this.storage = this.disk.load()
     this.sm = KvStateMachine.deserialize(this.storage.snapshot().data)
     this.#smApplied = this.storage.snapshotMeta().index
@@ -214,7 +217,7 @@ export class SimNode {
   }
 
   /** Runs `complete` after a simulated delay unless the node crashed meanwhile; the driver waits on it. */
-  #io<T>(kind: 'savesInFlight' | 'restoresInFlight', delayMs: number, complete: () => T): Promise<T> {
+  #io<T>(kind: 'savesInFlight' | 'restoresInFlight' | 'snapshotCopiesInFlight', delayMs: number, complete: () => T): Promise<T> {
     const host = this.#host
     const incarnation = this.incarnation
     this[kind]++
@@ -274,7 +277,14 @@ export class SimNode {
           this.sm = KvStateMachine.deserialize(snapshot.data)
           this.#smApplied = snapshot.meta.index
         }),
-      snapshot: () => Promise.resolve(this.sm.serialize()),
+      snapshot: () => {
+        // Captured now, its bytes ready later (a big database copied out of the worker): entries applied and
+        // snapshots installed meanwhile must not leak into it.
+        const image = this.sm.serialize()
+        return Promise.resolve({
+          data: this.#io('snapshotCopiesInFlight', this.#host.restoreLatencyMs(), () => image),
+        })
+      },
     }
   }
 

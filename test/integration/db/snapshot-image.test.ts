@@ -40,7 +40,7 @@ test('a version-2 image: header then the database bytes; it restores into anothe
   await withDatabases(async (source, target) => {
     const fsm = new Fsm(source)
     fsm.nodes.set(node.nodeId, node)
-    const data = await fsm.snapshot()
+    const data = await (await fsm.snapshot()).data
     assert.equal(data[0], snapshotImageVersion)
     const image = decodeSnapshotImage(data)
     assert.deepEqual(image.nodes, [node])

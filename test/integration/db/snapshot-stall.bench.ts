@@ -59,7 +59,7 @@ try {
   // The machine's own noise (other processes on the cores): an idle second, for comparison.
   await step('idle 1 s (baseline)', () => new Promise((resolve) => setTimeout(resolve, 1000)))
   const data = await step('Fsm.snapshot + LogStore.createSnapshot', async () => {
-    const data = await fsm.snapshot()
+    const data = await (await fsm.snapshot()).data
     await store.createSnapshot({ meta: { index, term: store.term(index), config }, data })
     return data
   })

@@ -109,6 +109,38 @@ describe('serialize and restore', () => {
       await Promise.all([source.close(), target.close()])
     }
   })
+  test('a big image is copied out between later requests, and holds the state it was captured in', async () => {
+    const source = await Database.open()
+    const target = await Database.open()
+    try {
+      // 24 MiB: the worker copies it out in pieces of 8 MiB.
+      await source.execute(
+        [
+          'CREATE TABLE big (v BLOB)',
+          'WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 24) INSERT INTO big SELECT zeroblob(1048576) FROM n',
+          'CREATE TABLE later (id INTEGER PRIMARY KEY)',
+        ],
+        { ...apply, index: 1 },
+      )
+      const order: string[] = []
+      const image = source.serialize({ onCaptured: () => order.push('captured') }).then((bytes) => {
+        order.push('image')
+        return bytes
+      })
+      // Sent right behind the serialization: it is waiting in the worker's queue when the image is taken.
+      const write = source
+        .execute(['INSERT INTO later (id) VALUES (1)'], { ...apply, index: 2 })
+        .then(() => order.push('write'))
+      const bytes = await image
+      await write
+      assert.deepEqual(order, ['captured', 'write', 'image'])
+      assert.equal(await target.restore(bytes), 1)
+      const [count] = await target.query(['SELECT count(*) AS n FROM later'])
+      assert.deepEqual(count, { columns: ['n'], types: ['integer'], values: [[0]] })
+    } finally {
+      await Promise.all([source.close(), target.close()])
+    }
+  })
 })
 
 describe('on-disk mode', () => {

@@ -57,7 +57,7 @@ const stateMachine: ReplicaStateMachine = {
   },
   async restore() {},
   async snapshot() {
-    return new TextEncoder().encode(`applied ${appliedEntries.length}`)
+    return { data: Promise.resolve(new TextEncoder().encode(`applied ${appliedEntries.length}`)) }
   },
 }
 
@@ -66,13 +66,14 @@ function makeReplica(
   sent: Message[],
   snapshotEntries = 0,
   bugs = new Set<PlantedBug>(),
+  machine: ReplicaStateMachine = stateMachine,
 ) {
   let tick: (() => void) | undefined
   const replica = new Replica({
     id: 1,
     storage,
     transport: { send: (m) => sent.push(m) },
-    stateMachine,
+    stateMachine: machine,
     clock: {
       every: (_ms, run) => {
         tick = run
@@ -96,11 +97,43 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /** A one-node replica that snapshots every 3 entries, started and elected leader. */
 async function startLeader(storage: ReplicaStorage, pending: Deferred[]): Promise<Replica> {
-  const { replica } = makeReplica(storage, [], 3)
-  replica.start()
-  replica.campaign()
+  return (await startLeaderTicking(storage, pending)).replica
+}
+
+/** The same, with its state machine given and its clock in the test's hand. */
+async function startLeaderTicking(
+  storage: ReplicaStorage,
+  pending: Deferred[],
+  machine: ReplicaStateMachine = stateMachine,
+): Promise<{ replica: Replica; tick: () => void }> {
+  const started = makeReplica(storage, [], 3, new Set(), machine)
+  started.replica.start()
+  started.replica.campaign()
   await drainSaves(pending)
-  return replica
+  return started
+}
+
+/**
+ * A state machine whose snapshots are captured at once but whose bytes come only when the test says so
+ * (`copies`): a big database being copied out of the worker.
+ */
+function slowCopyStateMachine() {
+  const applied: Entry[] = []
+  const copies: (() => void)[] = []
+  /** The last applied index at each capture. */
+  const capturedAt: number[] = []
+  const machine: ReplicaStateMachine = {
+    async apply(entries) {
+      applied.push(...entries)
+    },
+    async restore() {},
+    async snapshot() {
+      capturedAt.push(applied.at(-1)!.index)
+      const image = new TextEncoder().encode(`applied ${applied.length}`)
+      return { data: new Promise<Uint8Array>((resolve) => copies.push(() => resolve(image))) }
+    },
+  }
+  return { machine, copies, capturedAt }
 }
 
 /** Lets the driver run for a while, completing every save it makes. */
@@ -225,5 +258,54 @@ test('entries keep being applied while a snapshot is written to storage', async 
   snapshotWrites.shift()!.resolve()
   await drain()
   assert.equal(replica.stats.snapshotsTaken, 1)
+  replica.stop()
+})
+
+test("entries keep being applied while a snapshot's bytes are copied out; it holds the captured index", async () => {
+  const { storage, pending, snapshots } = controlledStorage([1])
+  const { machine, copies, capturedAt } = slowCopyStateMachine()
+  const { replica } = await startLeaderTicking(storage, pending, machine)
+  const drain = () => drainSaves(pending)
+  for (const word of ['a', 'b', 'c']) replica.propose(new TextEncoder().encode(word))
+  await drain()
+  assert.equal(copies.length, 1, 'a snapshot was captured')
+  const before = replica.appliedIndex
+  for (const word of ['d', 'e']) replica.propose(new TextEncoder().encode(word))
+  await drain()
+  assert.equal(replica.appliedIndex, before + 2, 'applies waited for the copy')
+  copies.shift()!()
+  await drain()
+  assert.equal(snapshots.length, 1)
+  assert.equal(snapshots[0]!.meta.index, capturedAt[0])
+  assert.ok(capturedAt[0]! < replica.appliedIndex)
+  replica.stop()
+})
+
+test("a due snapshot waits nine times the last one's cost after it, then is taken without more applies", async () => {
+  const { storage, pending, snapshots } = controlledStorage([1])
+  const { machine, copies, capturedAt } = slowCopyStateMachine()
+  const { replica, tick } = await startLeaderTicking(storage, pending, machine)
+  const drain = () => drainSaves(pending)
+  for (const word of ['a', 'b', 'c']) replica.propose(new TextEncoder().encode(word))
+  await drain()
+  assert.equal(copies.length, 1)
+  // The first snapshot costs 4 ticks, so the next due one waits 36 ticks after it.
+  for (let i = 0; i < 4; i++) tick()
+  copies.shift()!()
+  await drain()
+  assert.equal(snapshots.length, 1)
+  for (const word of ['d', 'e', 'f', 'g']) replica.propose(new TextEncoder().encode(word))
+  await drain()
+  assert.equal(copies.length, 0, 'taken again before the spacing passed')
+  for (let i = 0; i < 35; i++) tick()
+  await drain()
+  assert.equal(copies.length, 0, 'taken one tick early')
+  tick()
+  await drain()
+  assert.equal(copies.length, 1, 'the deferred snapshot was not taken once the spacing passed')
+  copies.shift()!()
+  await drain()
+  assert.equal(snapshots.length, 2)
+  assert.equal(snapshots[1]!.meta.index, capturedAt[1])
   replica.stop()
 })
