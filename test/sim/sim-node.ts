@@ -217,7 +217,11 @@ export class SimNode {
   }
 
   /** Runs `complete` after a simulated delay unless the node crashed meanwhile; the driver waits on it. */
-  #io<T>(kind: 'savesInFlight' | 'restoresInFlight' | 'snapshotCopiesInFlight', delayMs: number, complete: () => T): Promise<T> {
+  #io<T>(
+    kind: 'savesInFlight' | 'restoresInFlight' | 'snapshotCopiesInFlight',
+    delayMs: number,
+    complete: () => T,
+  ): Promise<T> {
     const host = this.#host
     const incarnation = this.incarnation
     this[kind]++
