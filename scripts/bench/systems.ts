@@ -1,6 +1,6 @@
 // The two systems under test, behind one interface: a 3-node TQLite cluster (tqlited from dist/) and a
 // 3-node etcd cluster (Debian's etcd-server, driven through its HTTP/JSON gateway). Loopback only.
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Managed, freePort, isRunning, rssBytes, startProcess, stopProcess, waitFor } from './procs.js'
 import type { WrkRequest } from './wrk.js'
@@ -114,8 +114,7 @@ export class TqliteCluster implements SystemUnderTest {
   }
 
   #spawn(node: TqNode, joinUrl?: string): void {
-    const args = [
-      join(this.#root, 'dist/cmd/tqlited/main.js'),
+    const flags = [
       '-node-id',
       String(node.id),
       '-http-addr',
@@ -126,10 +125,16 @@ export class TqliteCluster implements SystemUnderTest {
       ...(joinUrl ? ['-join', joinUrl, '-join-interval', '250ms', '-join-attempts', '80'] : []),
       node.dataDir,
     ]
-    node.process = startProcess(`tqlited node ${node.id}`, process.execPath, args, {
+    // Started as a user starts it: through the launcher, which sets glibc's hugetlb tunable and execs node,
+    // the bench's own (a checkout from before the launcher runs main.js directly).
+    const launcher = join(this.#root, 'bin/tqlited')
+    const [command, args] = existsSync(launcher)
+      ? [launcher, flags]
+      : [process.execPath, [join(this.#root, 'dist/cmd/tqlited/main.js'), ...flags]]
+    node.process = startProcess(`tqlited node ${node.id}`, command, args, {
       cwd: this.#root,
       logFile: join(this.#dir, `node${node.id}.log`),
-      ...(this.env ? { env: this.env } : {}),
+      env: { ...(this.env ?? process.env), TQLITED_NODE: process.execPath },
     })
   }
 

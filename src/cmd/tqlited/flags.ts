@@ -81,7 +81,7 @@ export const flagSpecs: readonly FlagSpec[] = [
     name: 'raft-snap',
     kind: 'int',
     defaultValue: '8192',
-    help: 'Number of applied log entries between snapshots',
+    help: "Number of applied log entries between snapshots (more while the last snapshot's cost spaces them: nine times its duration)",
   },
   {
     name: 'raft-snap-int',

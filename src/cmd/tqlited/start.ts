@@ -529,7 +529,7 @@ const hugePagesHintBytes = 256 * 1024 * 1024
  * Restoring a big snapshot is bound by first touches of fresh memory (the snapshot read, then SQLite's own
  * copy), which glibc backs with 4 KiB pages unless told otherwise: 1 GiB restarted in 3.9 + 3.4 s alone
  * with them, 0.4 + 0.1 s with transparent huge pages. The environment variable must be set before the
- * process starts, so the node can only say so.
+ * process starts: `bin/tqlited` sets it; a node started some other way can only say so.
  */
 function hintHugePages(snapshotBytes: number, logger: Logger): void {
   if (snapshotBytes < hugePagesHintBytes || process.platform !== 'linux') return
@@ -543,7 +543,7 @@ function hintHugePages(snapshotBytes: number, logger: Logger): void {
   if (thp.includes('[never]')) return
   logger.info('big snapshot, memory in 4 KiB pages: start-up is slower than it could be', {
     snapshotBytes,
-    hint: 'start tqlited with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (transparent huge pages)',
+    hint: 'start tqlited through bin/tqlited, or with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (transparent huge pages)',
   })
 }
 
