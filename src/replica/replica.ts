@@ -394,6 +394,8 @@ export class Replica {
     const term = storage.term(index)
     const startTick = this.#ticks
     const captured = await stateMachine.snapshot()
+    // Applies waited for this part: worth seeing in the log when it is long.
+    this.#logger.info('snapshot captured', { id: this.id, index, ticks: this.#ticks - startTick })
     if (this.#stopped) {
       // Its copy fails once the state machine closes; nobody waits for it any more.
       captured.data.catch(() => undefined)
