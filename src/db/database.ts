@@ -160,6 +160,7 @@ export class Database {
       transaction: checkTransaction(options.transaction),
       apply,
       ...indexOption(options.index),
+      ...discardResultsOption(options.discardResults),
     }
     return this.#run(batch, runOptions)
   }
@@ -196,6 +197,7 @@ export class Database {
       ...(hasApply ? { apply: checkApply(options.seed, options.nowMs) } : {}),
       ...indexOption(options.index),
       ...qualifyColumnsOption(options.qualifyColumns),
+      ...discardResultsOption(options.discardResults),
     }
     return this.#run(batch, runOptions)
   }
@@ -520,6 +522,12 @@ function checkSerializeOptions(
     ...(journalMode === undefined ? {} : { journalMode }),
     ...(prefix === undefined ? {} : { prefix }),
   }
+}
+
+function discardResultsOption(discard: unknown): { discardResults?: true } {
+  if (discard === undefined || discard === false) return {}
+  if (discard !== true) throw new DbError('TQ_ERR_DB_BAD_OPTIONS', 'discardResults must be a boolean')
+  return { discardResults: true }
 }
 
 function checkTransaction(transaction: unknown): boolean {

@@ -61,6 +61,8 @@ export interface RunOptions {
    * modes; write statements with RETURNING are never qualified, as in rqlite).
    */
   readonly qualifyColumns?: boolean
+  /** Read by the worker, not here: answer with an empty list (see `ExecuteOptions.discardResults`). */
+  readonly discardResults?: boolean
 }
 
 /** rqlite's per-statement error for a write attempted through a query. */

@@ -92,6 +92,11 @@ export interface ExecuteOptions {
    * changes, and must be above the recorded one. Omit it to run without recording (tests, tools).
    */
   readonly index?: number
+  /**
+   * Nobody reads the results (a replica applying an entry no client waits for): the batch runs the same,
+   * but the worker answers with an empty list instead of shipping one result per statement.
+   */
+  readonly discardResults?: boolean
 }
 
 /** Options of `Database.query`: a local read-only read with the real clock. */
@@ -127,6 +132,11 @@ export interface RequestOptions {
    * It changes only the answer, never the database, so an applied request may pass it on any replica.
    */
   readonly qualifyColumns?: boolean
+  /**
+   * Nobody reads the results (a replica applying an entry no client waits for): the batch runs the same,
+   * but the worker answers with an empty list instead of shipping one result per statement.
+   */
+  readonly discardResults?: boolean
 }
 
 /** Options of `Database.restore`. */

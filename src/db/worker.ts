@@ -129,7 +129,8 @@ function handle(request: WorkerRequest): void {
     switch (request.type) {
       case 'run': {
         const results = connection.executor.run(request.batch, request.options)
-        reply(request.id, results, transferablesOf(results))
+        if (request.options.discardResults === true) reply(request.id, [], [])
+        else reply(request.id, results, transferablesOf(results))
         return
       }
       case 'serialize':

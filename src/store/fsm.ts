@@ -8,7 +8,14 @@ import { ProposalDroppedError } from './errors.js'
 export interface FsmDatabase {
   execute(
     batch: Extract<Command, { kind: 'execute' }>['statements'],
-    options: { transaction: boolean; seed: Uint8Array; nowMs: number; index: number; timings?: boolean },
+    options: {
+      transaction: boolean
+      seed: Uint8Array
+      nowMs: number
+      index: number
+      timings?: boolean
+      discardResults?: boolean
+    },
   ): Promise<StatementResult[]>
   query(
     batch: Extract<Command, { kind: 'query' }>['statements'],
@@ -23,6 +30,7 @@ export interface FsmDatabase {
       index: number
       timings?: boolean
       qualifyColumns?: boolean
+      discardResults?: boolean
     },
   ): Promise<StatementResult[]>
   /** The database image after `prefix`, in one buffer (see `Database.serialize`). */
@@ -179,12 +187,16 @@ export class Fsm implements ReplicaStateMachine {
         // from the session without applying it again.
         if (session && command.seq <= session.seq) return session.seq === command.seq ? session.results : []
         // Times are kept for the waiting client (`timings`); the HTTP layer writes them only when asked.
+        // Only a waiting client reads the results, and a session keeps them to answer a retry; otherwise
+        // (every follower, for every entry) the worker need not ship them back, a thousand for a bulk insert.
+        const discardResults = command.clientId === '' && !this.#waiters.has(index)
         const options = {
           transaction: command.transaction,
           seed: command.seed,
           nowMs: command.nowMs,
           index,
           timings: true,
+          ...(discardResults ? { discardResults } : {}),
         }
         const running = command.mixed
           ? this.#db.request(command.statements, {

@@ -465,3 +465,20 @@ describe('malformed requests and lifecycle', () => {
     })
   })
 })
+
+test('discardResults: the batch applies and records its index, and the answer is an empty list', async () => {
+  const table = await freshTable()
+  const index = (await db.appliedIndex()) + 1
+  const batch: Batch = [
+    [`INSERT INTO ${table} (name) VALUES (?)`, 'fiona'],
+    [`INSERT INTO ${table} (name) VALUES (?)`, 'declan'],
+  ]
+  assert.deepEqual(await db.execute(batch, { ...apply, index, discardResults: true }), [])
+  assert.deepEqual(await db.request(batch, { ...apply, index: index + 1, discardResults: true }), [])
+  assert.deepEqual(await rows(`SELECT count(*) FROM ${table}`), [[4]])
+  assert.equal(await db.appliedIndex(), index + 1)
+  await assert.rejects(
+    db.execute(batch, { ...apply, discardResults: 'yes' as unknown as boolean }),
+    (error: unknown) => error instanceof DbError && error.code === 'TQ_ERR_DB_BAD_OPTIONS',
+  )
+})
