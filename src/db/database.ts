@@ -9,8 +9,10 @@
 
 import { Worker } from 'node:worker_threads'
 import { NOW_MS_MAX } from './determinism.js'
-import { BadStatementError, DbError, dbErrorFromData } from './errors.js'
+import { PackedBatch, unpackBatch } from './batch-codec.js'
+import { DbError, dbErrorFromData } from './errors.js'
 import type { RunOptions, WireStatement } from './executor.js'
+import { toWireBatch } from './wire-batch.js'
 import type {
   WorkerConfig,
   WorkerMessage,
@@ -22,8 +24,6 @@ import type {
   Batch,
   DumpOptions,
   ExecuteOptions,
-  NamedParams,
-  ParamValue,
   QueryOptions,
   RequestOptions,
   RestoreOptions,
@@ -54,6 +54,7 @@ interface Pending {
 
 type RequestBody =
   | { readonly type: 'run'; readonly batch: readonly WireStatement[]; readonly options: RunOptions }
+  | { readonly type: 'run'; readonly packed: Uint8Array; readonly options: RunOptions }
   | {
       readonly type: 'serialize'
       readonly vacuum?: boolean
@@ -149,11 +150,11 @@ export class Database {
    * Applies a batch (the apply path of a committed entry) with the entry's `seed` and `nowMs`, and records
    * `index` with it. Resolves with one result per non-empty statement; never rejects for a SQL error.
    */
-  async execute(batch: Batch, options: ExecuteOptions): Promise<StatementResult[]> {
+  async execute(batch: Batch | PackedBatch, options: ExecuteOptions): Promise<StatementResult[]> {
     return keepTimings(await this.#execute(batch, options), options.timings)
   }
 
-  async #execute(batch: Batch, options: ExecuteOptions): Promise<StatementResult[]> {
+  async #execute(batch: Batch | PackedBatch, options: ExecuteOptions): Promise<StatementResult[]> {
     const apply = checkApply(options.seed, options.nowMs)
     const runOptions: RunOptions = {
       mode: 'execute',
@@ -169,7 +170,7 @@ export class Database {
    * Runs read-only statements with the real clock. A statement that would write, or change the connection,
    * gets `{ error: "attempt to change database via query operation" }`.
    */
-  async query(batch: Batch, options: QueryOptions = {}): Promise<StatementResult[]> {
+  async query(batch: Batch | PackedBatch, options: QueryOptions = {}): Promise<StatementResult[]> {
     const results = await this.#run(batch, {
       mode: 'query',
       transaction: checkTransaction(options.transaction),
@@ -182,11 +183,11 @@ export class Database {
    * Mixed statements: each one that returns rows (`SELECT`, `... RETURNING`) is answered in query shape, the
    * others in execute shape. With `seed`/`nowMs` (and optionally `index`) it applies like `execute`.
    */
-  async request(batch: Batch, options: RequestOptions = {}): Promise<StatementResult[]> {
+  async request(batch: Batch | PackedBatch, options: RequestOptions = {}): Promise<StatementResult[]> {
     return keepTimings(await this.#request(batch, options), options.timings)
   }
 
-  async #request(batch: Batch, options: RequestOptions): Promise<StatementResult[]> {
+  async #request(batch: Batch | PackedBatch, options: RequestOptions): Promise<StatementResult[]> {
     const hasApply = options.seed !== undefined || options.nowMs !== undefined
     if (!hasApply && options.index !== undefined) {
       throw new DbError('TQ_ERR_DB_BAD_OPTIONS', 'index requires seed and nowMs (an applied request)')
@@ -310,9 +311,17 @@ export class Database {
     }
   }
 
-  async #run(batch: Batch, options: RunOptions): Promise<StatementResult[]> {
-    const wire = toWireBatch(batch)
-    const results = await this.#send<'run'>({ type: 'run', batch: wire, options }, [])
+  async #run(batch: Batch | PackedBatch, options: RunOptions): Promise<StatementResult[]> {
+    const results = await this.#send<'run'>(
+      batch instanceof PackedBatch && batch.bytes.byteLength >= packedBatchBytesMin
+        ? { type: 'run', packed: ownBuffer(batch.bytes), options }
+        : {
+            type: 'run',
+            batch: toWireBatch(batch instanceof PackedBatch ? unpackBatch(batch.bytes) : batch),
+            options,
+          },
+      [],
+    )
     for (const result of results) {
       if (!('values' in result) || result.values === undefined) continue
       for (const row of result.values) {
@@ -563,56 +572,20 @@ function indexOption(index: number | undefined): { index?: number } {
   return { index }
 }
 
-/** Checks rqlite's statement grammar and converts to the wire form; malformed shapes reject the request. */
-function toWireBatch(batch: Batch): WireStatement[] {
-  if (!Array.isArray(batch)) throw new DbError('TQ_ERR_DB_BAD_STATEMENT', 'the batch must be an array')
-  return batch.map((statement: unknown, i): WireStatement => {
-    if (typeof statement === 'string') return { sql: statement, positional: [] }
-    if (!Array.isArray(statement)) throw new BadStatementError(i, 'must be a string or an array')
-    const [sql, ...params] = statement as unknown[]
-    if (typeof sql !== 'string') throw new BadStatementError(i, 'the first element must be the SQL string')
-    const positional: ParamValue[] = []
-    let named: Record<string, ParamValue> | undefined
-    for (const param of params) {
-      if (isParamValue(param)) {
-        positional.push(param)
-      } else if (isPlainObject(param)) {
-        named ??= {}
-        for (const [name, value] of Object.entries(param)) {
-          if (!isParamValue(value))
-            throw new BadStatementError(i, `named parameter ${name}: unsupported type`)
-          named[name] = value
-        }
-      } else {
-        throw new BadStatementError(i, `unsupported parameter type ${describeType(param)}`)
-      }
-    }
-    const namedParams: NamedParams | undefined = named
-    return namedParams === undefined ? { sql, positional } : { sql, positional, named: namedParams }
-  })
-}
+/**
+ * A packed batch at least this big goes to the worker as bytes, to be decoded there; a smaller one is decoded
+ * here and sent as objects. Back to back on a 3-node cluster, sending every batch packed cost 12–15% more CPU
+ * per single-row INSERT (a buffer per message costs more to clone than a few small objects), and saved 3–12%
+ * per 1,000-row bulk INSERT (about 140 KB).
+ */
+const packedBatchBytesMin = 8 * 1024
 
-function isParamValue(value: unknown): value is ParamValue {
-  return (
-    value === null ||
-    typeof value === 'number' ||
-    typeof value === 'bigint' ||
-    typeof value === 'string' ||
-    typeof value === 'boolean' ||
-    value instanceof Uint8Array
-  )
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false
-  const prototype = Object.getPrototypeOf(value)
-  return prototype === Object.prototype || prototype === null
-}
-
-function describeType(value: unknown): string {
-  if (Array.isArray(value)) return 'array'
-  if (value === undefined) return 'undefined'
-  return typeof value
+/**
+ * The bytes in a buffer of their own: a structured clone copies a view's whole buffer, and a batch decoded
+ * from a Raft entry is a view into the message or file it came in.
+ */
+function ownBuffer(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
 }
 
 /** Results carry their `time` from the worker; it is dropped unless asked for, so results compare as data. */

@@ -1,3 +1,4 @@
+export { PackedBatch, packBatch } from './batch-codec.js'
 export { Database, type DatabaseOptions } from './database.js'
 export { NOW_MS_MAX } from './determinism.js'
 export {

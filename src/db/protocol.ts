@@ -23,6 +23,8 @@ export type WorkerRequest =
       readonly batch: readonly WireStatement[]
       readonly options: RunOptions
     }
+  /** A batch still in msgpack (`PackedBatch`): the worker decodes and checks it. */
+  | { readonly id: number; readonly type: 'run'; readonly packed: Uint8Array; readonly options: RunOptions }
   | {
       readonly id: number
       readonly type: 'serialize'

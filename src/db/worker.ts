@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
 import BetterSqlite3 from 'better-sqlite3'
+import { unpackBatch } from './batch-codec.js'
 import { installDeterminism } from './determinism.js'
 import { dumpDatabase } from './dump.js'
 import { DbError, dbErrorToData } from './errors.js'
@@ -26,6 +27,7 @@ import type { WorkerConfig, WorkerMessage, WorkerReply, WorkerRequest } from './
 import type { SqliteDatabase, SqliteOpen } from './sqlite-port.js'
 import { isSqliteError } from './sqlite-port.js'
 import type { StatementResult } from './types.js'
+import { toWireBatch } from './wire-batch.js'
 
 /** The real library, checked against the port by this assignment. */
 const openSqlite: SqliteOpen = (filename, options) => new BetterSqlite3(filename, options)
@@ -128,7 +130,8 @@ function handle(request: WorkerRequest): void {
   try {
     switch (request.type) {
       case 'run': {
-        const results = connection.executor.run(request.batch, request.options)
+        const batch = 'packed' in request ? toWireBatch(unpackBatch(request.packed)) : request.batch
+        const results = connection.executor.run(batch, request.options)
         if (request.options.discardResults === true) reply(request.id, [], [])
         else reply(request.id, results, transferablesOf(results))
         return

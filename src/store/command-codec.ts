@@ -1,15 +1,17 @@
 import { Packr } from 'msgpackr'
+import { PackedBatch, packBatch } from '../db/batch-codec.js'
 import type { Batch } from '../db/types.js'
 
 /**
  * What the store puts in a Raft entry. Executes and strong reads carry the leader-fixed seed and time so
  * every replica computes the same `random()` and `'now'`; `clientId`/`seq` let the state machine apply a
  * duplicate of one client request once (Raft thesis §6.3). `nodeMeta` replicates a member's addresses.
+ * Statements are written as a `PackedBatch` and decoded as one: they go to the db worker unopened.
  */
 export type Command =
   | {
       readonly kind: 'execute'
-      readonly statements: Batch
+      readonly statements: Batch | PackedBatch
       readonly transaction: boolean
       readonly seed: Uint8Array
       readonly nowMs: number
@@ -22,7 +24,7 @@ export type Command =
     }
   | {
       readonly kind: 'query'
-      readonly statements: Batch
+      readonly statements: Batch | PackedBatch
       readonly transaction: boolean
       readonly seed: Uint8Array
       readonly nowMs: number
@@ -45,7 +47,12 @@ export type Command =
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'auto' as 'bigint' })
 
 export function encodeCommand(command: Command): Uint8Array {
-  return packr.pack(command)
+  if (command.kind !== 'execute' && command.kind !== 'query') return packr.pack(command)
+  const { statements } = command
+  return packr.pack({
+    ...command,
+    statements: statements instanceof PackedBatch ? statements.bytes : packBatch(statements).bytes,
+  })
 }
 
 export class CommandDecodeError extends Error {
@@ -62,6 +69,12 @@ export function decodeCommand(data: Uint8Array): Command {
   const kind = (value as { kind: unknown }).kind
   if (kind !== 'execute' && kind !== 'query' && kind !== 'nodeMeta' && kind !== 'load') {
     throw new CommandDecodeError(`unknown command kind ${String(kind)}`)
+  }
+  if (kind === 'execute' || kind === 'query') {
+    // Entries written before statements were packed hold the batch itself.
+    const { statements } = value as { statements?: unknown }
+    if (statements instanceof Uint8Array)
+      return { ...value, statements: new PackedBatch(statements) } as Command
   }
   return value as Command
 }
