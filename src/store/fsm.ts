@@ -4,18 +4,21 @@ import type { StatementResult } from '../db/types.js'
 import { type Command, decodeCommand, pack, unpack } from './command-codec.js'
 import { ProposalDroppedError } from './errors.js'
 
+/** How the state machine runs an entry's statements: with the leader's seed and time, at the entry's index. */
+interface AppliedRunOptions {
+  transaction: boolean
+  seed: Uint8Array
+  nowMs: number
+  index: number
+  timings?: boolean
+  discardResults?: boolean
+}
+
 /** The part of `src/db` the state machine uses (the store declares what it needs). */
 export interface FsmDatabase {
   execute(
     batch: Extract<Command, { kind: 'execute' }>['statements'],
-    options: {
-      transaction: boolean
-      seed: Uint8Array
-      nowMs: number
-      index: number
-      timings?: boolean
-      discardResults?: boolean
-    },
+    options: AppliedRunOptions,
   ): Promise<StatementResult[]>
   query(
     batch: Extract<Command, { kind: 'query' }>['statements'],
@@ -23,15 +26,7 @@ export interface FsmDatabase {
   ): Promise<StatementResult[]>
   request(
     batch: Extract<Command, { kind: 'execute' }>['statements'],
-    options: {
-      transaction: boolean
-      seed: Uint8Array
-      nowMs: number
-      index: number
-      timings?: boolean
-      qualifyColumns?: boolean
-      discardResults?: boolean
-    },
+    options: AppliedRunOptions & { qualifyColumns?: boolean },
   ): Promise<StatementResult[]>
   /** The database image after `prefix`, in one buffer (see `Database.serialize`). */
   serialize(options?: { readonly prefix?: Uint8Array; readonly onCaptured?: () => void }): Promise<Uint8Array>

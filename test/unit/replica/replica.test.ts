@@ -136,6 +136,12 @@ function slowCopyStateMachine() {
   return { machine, copies, capturedAt }
 }
 
+/** Proposes one entry per word, then lets the driver apply them. */
+async function proposeWords(replica: Replica, pending: Deferred[], words: readonly string[]): Promise<void> {
+  for (const word of words) replica.propose(new TextEncoder().encode(word))
+  await drainSaves(pending)
+}
+
 /** Lets the driver run for a while, completing every save it makes. */
 async function drainSaves(pending: Deferred[]): Promise<void> {
   for (let i = 0; i < 20; i++) {
@@ -201,10 +207,8 @@ test('a failed save stops the replica and reports it; nothing more is sent', asy
 test('snapshots are taken every N applied entries and carry the configuration at their index', async () => {
   const { storage, pending, snapshots, log } = controlledStorage([1])
   const replica = await startLeader(storage, pending)
-  const drain = () => drainSaves(pending)
   assert.equal(replica.status().role, 'leader')
-  for (const word of ['a', 'b', 'c', 'd']) replica.propose(new TextEncoder().encode(word))
-  await drain()
+  await proposeWords(replica, pending, ['a', 'b', 'c', 'd'])
   assert.ok(snapshots.length >= 1, 'no snapshot taken')
   const last = snapshots.at(-1)!
   assert.deepEqual(last.meta.config, { voters: [1], nonVoters: [] })
@@ -247,12 +251,10 @@ test('entries keep being applied while a snapshot is written to storage', async 
     )
   const replica = await startLeader(storage, pending)
   const drain = () => drainSaves(pending)
-  for (const word of ['a', 'b', 'c']) replica.propose(new TextEncoder().encode(word))
-  await drain()
+  await proposeWords(replica, pending, ['a', 'b', 'c'])
   assert.equal(snapshotWrites.length, 1, 'a snapshot is being written')
   const appliedDuring = replica.appliedIndex
-  for (const word of ['d', 'e']) replica.propose(new TextEncoder().encode(word))
-  await drain()
+  await proposeWords(replica, pending, ['d', 'e'])
   assert.equal(replica.appliedIndex, appliedDuring + 2, 'applies waited for the snapshot file')
   assert.equal(snapshotWrites.length, 1, 'one snapshot written at a time')
   snapshotWrites.shift()!.resolve()
@@ -266,12 +268,10 @@ test("entries keep being applied while a snapshot's bytes are copied out; it hol
   const { machine, copies, capturedAt } = slowCopyStateMachine()
   const { replica } = await startLeaderTicking(storage, pending, machine)
   const drain = () => drainSaves(pending)
-  for (const word of ['a', 'b', 'c']) replica.propose(new TextEncoder().encode(word))
-  await drain()
+  await proposeWords(replica, pending, ['a', 'b', 'c'])
   assert.equal(copies.length, 1, 'a snapshot was captured')
   const before = replica.appliedIndex
-  for (const word of ['d', 'e']) replica.propose(new TextEncoder().encode(word))
-  await drain()
+  await proposeWords(replica, pending, ['d', 'e'])
   assert.equal(replica.appliedIndex, before + 2, 'applies waited for the copy')
   copies.shift()!()
   await drain()
@@ -286,16 +286,14 @@ test("a due snapshot waits nine times the last one's cost after it, then is take
   const { machine, copies, capturedAt } = slowCopyStateMachine()
   const { replica, tick } = await startLeaderTicking(storage, pending, machine)
   const drain = () => drainSaves(pending)
-  for (const word of ['a', 'b', 'c']) replica.propose(new TextEncoder().encode(word))
-  await drain()
+  await proposeWords(replica, pending, ['a', 'b', 'c'])
   assert.equal(copies.length, 1)
   // The first snapshot costs 4 ticks, so the next due one waits 36 ticks after it.
   for (let i = 0; i < 4; i++) tick()
   copies.shift()!()
   await drain()
   assert.equal(snapshots.length, 1)
-  for (const word of ['d', 'e', 'f', 'g']) replica.propose(new TextEncoder().encode(word))
-  await drain()
+  await proposeWords(replica, pending, ['d', 'e', 'f', 'g'])
   assert.equal(copies.length, 0, 'taken again before the spacing passed')
   for (let i = 0; i < 35; i++) tick()
   await drain()
