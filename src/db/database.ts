@@ -10,6 +10,7 @@
 import { Worker } from 'node:worker_threads'
 import { NOW_MS_MAX } from './determinism.js'
 import { PackedBatch, unpackBatch } from './batch-codec.js'
+import { copyInChunks, ownBuffer } from './buffers.js'
 import { DbError, dbErrorFromData } from './errors.js'
 import type { RunOptions, WireStatement } from './executor.js'
 import { toWireBatch } from './wire-batch.js'
@@ -490,25 +491,6 @@ function startWorker(url: URL, config: WorkerConfig): Worker {
   return new Worker(bootstrap, { eval: true, workerData: config })
 }
 
-/**
- * Bytes copied per event-loop turn by `copyInChunks`. Copying into fresh pages is bound by page faults: on
- * the benchmark machine 16 MiB took about 50 ms, 4 MiB about 14 ms.
- */
-export const copyChunkBytes = 4 * 1024 * 1024
-
-/** A copy of `bytes` in an ArrayBuffer of its own, made `copyChunkBytes` at a time with yields between. */
-export async function copyInChunks(
-  bytes: Uint8Array,
-  chunkBytes = copyChunkBytes,
-): Promise<Uint8Array & { buffer: ArrayBuffer }> {
-  const copy = new Uint8Array(new ArrayBuffer(bytes.byteLength))
-  for (let offset = 0; offset < bytes.byteLength; offset += chunkBytes) {
-    if (offset > 0) await new Promise<void>((resolve) => setImmediate(resolve))
-    copy.set(bytes.subarray(offset, Math.min(offset + chunkBytes, bytes.byteLength)), offset)
-  }
-  return copy
-}
-
 function checkSerializeOptions(
   options: SerializeOptions & { readonly prefix?: Uint8Array },
 ): RequestBody & { type: 'serialize' } {
@@ -579,14 +561,6 @@ function indexOption(index: number | undefined): { index?: number } {
  * per 1,000-row bulk INSERT (about 140 KB).
  */
 const packedBatchBytesMin = 8 * 1024
-
-/**
- * The bytes in a buffer of their own: a structured clone copies a view's whole buffer, and a batch decoded
- * from a Raft entry is a view into the message or file it came in.
- */
-function ownBuffer(bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
-}
 
 /** Results carry their `time` from the worker; it is dropped unless asked for, so results compare as data. */
 function keepTimings(results: StatementResult[], timings: boolean | undefined): StatementResult[] {

@@ -19,6 +19,7 @@ import { dirname, join } from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
 import BetterSqlite3 from 'better-sqlite3'
 import { unpackBatch } from './batch-codec.js'
+import { copyInChunks, ownsWholeBuffer } from './buffers.js'
 import { installDeterminism } from './determinism.js'
 import { dumpDatabase } from './dump.js'
 import { DbError, dbErrorToData } from './errors.js'
@@ -104,10 +105,10 @@ function postHeld(): void {
 }
 
 /** Posts `message`, moving `transfer` when it can (pooled memory cannot move), else cloning. */
-function postTransferring(message: WorkerReply, transfer: readonly ArrayBuffer[]): void {
+function postTransferring(message: WorkerReply, transfer: ArrayBuffer[]): void {
   if (transfer.length > 0) {
     try {
-      port?.postMessage(message, [...transfer])
+      port?.postMessage(message, transfer)
       return
     } catch {
       // Some buffers cannot be transferred (for example pooled memory); cloning always works.
@@ -117,7 +118,7 @@ function postTransferring(message: WorkerReply, transfer: readonly ArrayBuffer[]
 }
 
 /** A reply to a request: held while a batch runs, else posted at once. */
-function answer(message: WorkerReply, transfer: readonly ArrayBuffer[]): void {
+function answer(message: WorkerReply, transfer: ArrayBuffer[]): void {
   if (held !== undefined) {
     held.replies.push(message)
     for (const buffer of transfer) held.transfer.add(buffer)
@@ -163,26 +164,25 @@ function handle(request: WorkerRequest): void {
         return
     }
   } catch (error) {
-    const data =
-      error instanceof DbError
-        ? dbErrorToData(error)
-        : { code: 'TQ_ERR_DB_INTERNAL' as const, message: describe(error) }
-    answer({ type: 'reply', id: request.id, ok: false, error: data }, [])
+    answer(failure(request.id, error), [])
   }
 }
 
-/**
- * Copied out this many bytes at a time, other requests running between the pieces: copying into fresh
- * memory runs at about 300 MB/s on this kind of VM (a page fault per 4 KiB page), so a piece is ~25 ms.
- */
-const copyPieceBytes = 8 * 1024 * 1024
+/** The failed answer to request `id`: a `DbError` as it is, anything else as an internal error. */
+function failure(id: number, error: unknown): WorkerReply {
+  const data =
+    error instanceof DbError
+      ? dbErrorToData(error)
+      : { code: 'TQ_ERR_DB_INTERNAL' as const, message: describe(error) }
+  return { type: 'reply', id, ok: false, error: data }
+}
 
 /**
  * Answers with the image, after `prefix`, in a buffer of its own that can be transferred to the main thread
  * (SQLite's serialization lives in external memory that postMessage cannot detach; a clone would copy it on
  * the receiving thread). Only taking the image stops other requests: SQLite's copy of 455 MB took 1.5 s,
- * and the copy out of it as long again, which now runs in pieces between the requests that follow. So a
- * Raft snapshot stops applies only for SQLite's part, and `announceCapture` tells the caller when that is over.
+ * and the copy out of it as long again, which runs in chunks between the requests that follow. So a Raft
+ * snapshot stops applies only for SQLite's part, and `announceCapture` tells the caller when that is over.
  */
 function serialize(request: Extract<WorkerRequest, { type: 'serialize' }>): void {
   const { id, prefix } = request
@@ -192,29 +192,11 @@ function serialize(request: Extract<WorkerRequest, { type: 'serialize' }>): void
     image[19] = 2
   }
   if (request.announceCapture === true) post({ type: 'captured', id })
-  const prefixBytes = prefix?.byteLength ?? 0
-  const owned = Buffer.allocUnsafeSlow(prefixBytes + image.byteLength) as Buffer & { buffer: ArrayBuffer }
-  if (prefix !== undefined) owned.set(prefix, 0)
-  let copied = 0
-  const copyPiece = (): void => {
-    try {
-      const end = Math.min(copied + copyPieceBytes, image.byteLength)
-      owned.set(image.subarray(copied, end), prefixBytes + copied)
-      copied = end
-      if (copied < image.byteLength) {
-        setImmediate(copyPiece)
-        return
-      }
-      // Always transferred: a clone would be copied on the main thread, stalling it for a big database.
-      reply(id, owned, [owned.buffer])
-    } catch (error) {
-      answer(
-        { type: 'reply', id, ok: false, error: { code: 'TQ_ERR_DB_INTERNAL', message: describe(error) } },
-        [],
-      )
-    }
-  }
-  copyPiece()
+  copyInChunks(image, prefix === undefined ? {} : { prefix }).then(
+    // Always transferred: a clone would be copied on the main thread, stalling it for a big database.
+    (owned) => reply(id, owned, [owned.buffer]),
+    (error: unknown) => answer(failure(id, error), []),
+  )
 }
 
 /**
@@ -320,10 +302,6 @@ function isWalHeader(image: Buffer): boolean {
   return image.length >= 20 && image[18] === 2 && image[19] === 2
 }
 
-function ownsWholeBuffer(buffer: Uint8Array): boolean {
-  return buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength
-}
-
 /** BLOB values whose memory can move to the main thread instead of being copied. */
 function transferablesOf(results: readonly StatementResult[]): ArrayBuffer[] {
   const found = new Set<ArrayBuffer>()
@@ -340,7 +318,7 @@ function transferablesOf(results: readonly StatementResult[]): ArrayBuffer[] {
   return [...found]
 }
 
-function reply(id: number, value: unknown, transfer: readonly ArrayBuffer[]): void {
+function reply(id: number, value: unknown, transfer: ArrayBuffer[]): void {
   answer({ type: 'reply', id, ok: true, value }, transfer)
 }
 

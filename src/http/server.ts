@@ -582,7 +582,6 @@ function sendError(res: ServerResponse, error: unknown, adminRoute = false): voi
   send(res, 500, error instanceof Error ? error.message : String(error), 'text/plain; charset=utf-8', true)
 }
 
-/** `goError`: the body as Go's `http.Error` writes it (rqlite's protocol errors): a trailing newline, nosniff. */
 /**
  * Headers of a data-endpoint answer, gathered until `send` writes them with the status in one `writeHead`.
  * Each `setHeader` validates and stores its header one by one, and `writeHead` then merges them again: for a
@@ -603,6 +602,7 @@ function addHeader(res: ServerResponse, name: string, value: string): void {
   else res.setHeader(name, value)
 }
 
+/** `goError`: the body as Go's `http.Error` writes it (rqlite's protocol errors): a trailing newline, nosniff. */
 function send(
   res: ServerResponse,
   status: number,
@@ -610,10 +610,10 @@ function send(
   contentType?: string,
   goError = false,
 ): void {
+  const text = goError ? `${body}\n` : body
   const pending = (res as PendingHeaders)[pendingHeaders]
   if (pending !== undefined && !res.headersSent) {
     ;(res as PendingHeaders)[pendingHeaders] = undefined
-    const text = goError ? `${body}\n` : body
     if (contentType) pending.push('Content-Type', contentType)
     if (goError) pending.push('X-Content-Type-Options', 'nosniff')
     // Written before end(), so Node cannot count the body itself: without a length it would chunk it.
@@ -625,7 +625,7 @@ function send(
   if (contentType) res.setHeader('Content-Type', contentType)
   if (goError) res.setHeader('X-Content-Type-Options', 'nosniff')
   res.statusCode = status
-  res.end(goError ? `${body}\n` : body)
+  res.end(text)
 }
 
 function sendJson(res: ServerResponse, value: unknown, pretty = false): void {

@@ -90,9 +90,8 @@ export class Replica {
   #snapshotWrite: Promise<number | undefined> | undefined
   /** Ticks so far: the clock that spaces snapshots (deterministic under the simulator). */
   #ticks = 0
-  /** No due snapshot before this tick; one that came due earlier is `#snapshotDeferred`. */
+  /** No due snapshot before this tick (see #maybeSnapshot). */
   #snapshotNotBefore = 0
-  #snapshotDeferred = false
   #snapshotsRestored = 0
   /** Index of the last entry handed to the state machine (or restored from a snapshot). */
   #applied: number
@@ -167,11 +166,10 @@ export class Replica {
     this.#ticks++
     this.#node.tick()
     this.#kick()
-    // A due snapshot that waited for the spacing: applies would check again, but none may come.
-    if (this.#snapshotDeferred && this.#ticks >= this.#snapshotNotBefore && this.#applyTasks === 0) {
-      this.#snapshotDeferred = false
+    // The spacing ends: a snapshot that came due meanwhile is taken now (applies would check again, but none
+    // may come). Queued behind the state machine's work, it finds nothing to do if an apply took it first.
+    if (this.#ticks === this.#snapshotNotBefore)
       this.#enqueueApply(async () => void (await this.#maybeSnapshot()))
-    }
   }
 
   receive(message: Message): void {
@@ -383,12 +381,8 @@ export class Replica {
     if (this.#applied <= snapshotIndex) return undefined
     if (!force) {
       if (snapshotEntries <= 0 || this.#applied - snapshotIndex < snapshotEntries) return undefined
-      if (this.#ticks < this.#snapshotNotBefore) {
-        this.#snapshotDeferred = true
-        return undefined
-      }
+      if (this.#ticks < this.#snapshotNotBefore) return undefined
     }
-    this.#snapshotDeferred = false
     const index = this.#applied
     const config = this.#appliedConfig
     const term = storage.term(index)

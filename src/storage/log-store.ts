@@ -537,10 +537,6 @@ export class LogStore implements LogReader {
     )
   }
 
-  /**
-   * Moves to the next generation: writes `snapshot` (temp file, fsync, rename) and a new log holding `entries`,
-   * fsyncs both and the directory, then commits a hard-state record naming them. Then removes the old files.
-   */
   /** Writes `snapshot` as a snapshot file at `path` and syncs it (the file is not referenced yet). */
   async #writeSnapshotFile(path: string, snapshot: Snapshot): Promise<void> {
     const pieces = await encodeSnapshotFile(
@@ -563,8 +559,10 @@ export class LogStore implements LogReader {
   }
 
   /**
-   * Moves to the next generation. The snapshot file is written here, or was written and synced already at
-   * `prepared` (a snapshot taken locally) and is renamed into place.
+   * Moves to the next generation: the snapshot file (written here to a temp file, or already written and
+   * synced at `prepared` for a snapshot taken locally) is renamed into place, a new log holding `entries` is
+   * written and synced with the directory, then a hard-state record naming them is committed. Then the old
+   * files are removed.
    */
   async #switchGeneration(
     next: {

@@ -5,7 +5,7 @@
 // Method: real workers, in memory; structural checks only (no timings).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { copyInChunks } from '../../../src/db/database.js'
+import { copyInChunks } from '../../../src/db/buffers.js'
 import { Database } from '../../../src/db/index.js'
 import { pack } from '../../../src/store/command-codec.js'
 import {
@@ -99,7 +99,7 @@ test('encode and decode of the prefix round-trip, and a damaged prefix is refuse
 test('restore of a view copies it in chunks and leaves the caller buffer attached', async () => {
   const bytes = Uint8Array.from({ length: 100 }, (_, i) => i)
   const view = bytes.subarray(10, 90)
-  const copy = await copyInChunks(view, 7)
+  const copy = await copyInChunks(view, { chunkBytes: 7 })
   assert.deepEqual([...copy], [...view])
   assert.notEqual(copy.buffer, bytes.buffer)
   assert.equal(copy.byteLength, copy.buffer.byteLength)

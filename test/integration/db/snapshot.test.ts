@@ -113,7 +113,7 @@ describe('serialize and restore', () => {
     const source = await Database.open()
     const target = await Database.open()
     try {
-      // 24 MiB: the worker copies it out in pieces of 8 MiB.
+      // 24 MiB: the worker copies it out in chunks of 4 MiB.
       await source.execute(
         [
           'CREATE TABLE big (v BLOB)',
