@@ -556,9 +556,9 @@ function indexOption(index: number | undefined): { index?: number } {
 
 /**
  * A packed batch at least this big goes to the worker as bytes, to be decoded there; a smaller one is decoded
- * here and sent as objects. Back to back on a 3-node cluster, sending every batch packed cost 12–15% more CPU
- * per single-row INSERT (a buffer per message costs more to clone than a few small objects), and saved 3–12%
- * per 1,000-row bulk INSERT (about 140 KB).
+ * here and sent as objects. Back to back on a 3-node cluster, sending every batch packed cost 6–18% more
+ * cluster CPU per single-row INSERT in four pairs (a buffer per message costs more to clone than a few small
+ * objects), and cluster CPU per 1,000-row bulk INSERT (about 140 KB) fell 9% (and 31%, a noisy pair).
  */
 const packedBatchBytesMin = 8 * 1024
 
