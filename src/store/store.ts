@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import type { Batch, StatementResult } from '../db/types.js'
 import type { Message, NodeId, RaftStatus } from '../raft/index.js'
 import type { Replica } from '../replica/replica.js'
@@ -105,8 +105,6 @@ export class Store {
   readonly #options: StoreOptions
   readonly #replica: Replica
   readonly #fsm: Fsm
-  readonly #clientId = randomUUID()
-  #seq = 0
   #joinRequests = 0
   readonly #seedBase = randomBytes(16)
   readonly #seedView = new DataView(this.#seedBase.buffer, this.#seedBase.byteOffset, 16)
@@ -221,7 +219,10 @@ export class Store {
   ): Promise<Outcome> {
     checkPragmas(request.statements)
     if (!this.isLeader()) throw this.#notLeader()
-    const session = request.session ?? { clientId: this.#clientId, seq: ++this.#seq }
+    // Only a sender that may send the same request again needs a session (the write queue). A request of its
+    // own the store never proposes twice, and an entry without one lets every replica but the answering leader
+    // skip the results (`discardResults`): numbering every request in a store-wide session had kept them on.
+    const session = request.session ?? noSession
     const command = encodeCommand({
       kind: 'execute',
       statements: request.statements,
@@ -643,3 +644,6 @@ export function isSqliteImage(bytes: Uint8Array): boolean {
   if (bytes.byteLength < sqliteHeader.byteLength) return false
   return sqliteHeader.every((byte, i) => bytes[i] === byte)
 }
+
+/** The session of a request nobody will send again: the state machine neither deduplicates nor keeps it. */
+const noSession = { clientId: '', seq: 0 } as const
