@@ -44,6 +44,13 @@ export interface RaftConfig {
   readonly checkQuorum?: boolean
   readonly inflightMessagesMax?: number
   readonly appendBytesMax?: number
+  /**
+   * While an append to a follower is unacknowledged, new entries that fit in one message wait for that
+   * acknowledgement and then go together (Nagle's algorithm): fewer, larger appends, so each follower writes,
+   * acknowledges and applies once per round trip instead of once per proposal. A backlog of more than one
+   * message is still pipelined. Default true.
+   */
+  readonly coalesceAppends?: boolean
   readonly applyBytesMax?: number
   /** Index the state machine already holds (an on-disk database); entries up to it are not handed out again. */
   readonly applied?: number
@@ -104,6 +111,7 @@ export class Raft {
   readonly #checkQuorum: boolean
   readonly #inflightMessagesMax: number
   readonly #appendBytesMax: number
+  readonly #coalesceAppends: boolean
   readonly #bugs: ReadonlySet<PlantedBug>
   readonly logger: RaftLogger
 
@@ -138,6 +146,7 @@ export class Raft {
     this.#checkQuorum = config.checkQuorum ?? true
     this.#inflightMessagesMax = config.inflightMessagesMax ?? 256
     this.#appendBytesMax = config.appendBytesMax ?? 1 << 20
+    this.#coalesceAppends = config.coalesceAppends ?? true
     this.#bugs = config.bugs ?? new Set()
     this.logger = config.logger ?? silentLogger
     this.log = new RaftLog(storage)
@@ -491,8 +500,11 @@ export class Raft {
     for (const id of this.progress.keys()) if (id !== this.id) this.#sendAppend(id, true)
   }
 
-  /** Sends the next append (or snapshot) to `to` unless its progress is paused; returns whether it sent. */
-  #sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+  /**
+   * Sends the next append (or snapshot) to `to` unless its progress is paused, or its entries are held back
+   * for coalescing (see `coalesceAppends`; `force` sends them anyway); returns whether it sent.
+   */
+  #sendAppend(to: NodeId, sendIfEmpty: boolean, force = false): boolean {
     const pr = this.progress.get(to)
     if (!pr || pr.isPaused()) return false
     const prevIndex = pr.next - 1
@@ -503,6 +515,17 @@ export class Raft {
         : this.log.slice(pr.next, this.log.lastIndex() + 1, this.#appendBytesMax)
     if (prevTerm === undefined || entries === undefined) return this.#sendSnapshot(to, pr)
     if (entries.length === 0 && !sendIfEmpty) return false
+    // Held even when only the commit index was to go: the acknowledgement of the append in flight sends
+    // these entries, and the commit index with them.
+    if (
+      this.#coalesceAppends &&
+      !force &&
+      pr.state === 'replicate' &&
+      pr.inflights.length > 0 &&
+      entries.length > 0 &&
+      entries.at(-1)!.index === this.log.lastIndex()
+    )
+      return false
     const message: AppendMessage = {
       type: 'append',
       from: this.id,
@@ -584,7 +607,8 @@ export class Raft {
     pr.probeSent = false
     // Appends of a full window may all have been lost: free one slot so replication can resume.
     if (pr.state === 'replicate' && pr.isPaused()) pr.inflights.shift()
-    if (pr.match < this.log.lastIndex()) this.#sendAppend(m.from, true)
+    // Forced: the append whose acknowledgement held-back entries wait for may have been lost.
+    if (pr.match < this.log.lastIndex()) this.#sendAppend(m.from, true, true)
     if (m.readRound > pr.readRoundAcked) {
       pr.readRoundAcked = m.readRound
       this.#releaseReads()

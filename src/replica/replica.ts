@@ -43,6 +43,7 @@ export interface ReplicaOptions {
   readonly snapshotEntries: number
   readonly appendBytesMax?: number
   readonly inflightMessagesMax?: number
+  readonly coalesceAppends?: boolean
   readonly logger?: ReplicaLogger
   /** Test-only planted bugs (see src/raft/planted-bugs.ts); the driver's own are honoured here. */
   readonly bugs?: ReadonlySet<PlantedBug>
@@ -116,6 +117,7 @@ export class Replica {
       ...(options.inflightMessagesMax !== undefined
         ? { inflightMessagesMax: options.inflightMessagesMax }
         : {}),
+      ...(options.coalesceAppends !== undefined ? { coalesceAppends: options.coalesceAppends } : {}),
     }
     this.#node = new RawNode(raftConfig, options.storage)
   }

@@ -7,6 +7,7 @@ import {
   type Message,
   type NodeId,
   type PlantedBug,
+  type RaftConfig,
   RawNode,
   type Ready,
   bootstrapLog,
@@ -42,6 +43,12 @@ export class InteractionEnv {
   readonly cut = new Set<string>()
   bugs = new Set<PlantedBug>()
   output: string[] = []
+  /**
+   * Overrides of the nodes' Raft config, read when a node is made. Appends are not coalesced by default: the
+   * scripts pin etcd's pipelined message flow (one append per proposal); coalescing has its own tests
+   * (test/unit/raft/paper.test.ts) and is drawn in half the simulator's seeds.
+   */
+  raftConfig: Partial<RaftConfig> = { coalesceAppends: false }
 
   #newNode(id: NodeId, storage: MemoryLog): EnvNode {
     const node = new RawNode(
@@ -53,6 +60,7 @@ export class InteractionEnv {
         bugs: this.bugs,
         inflightMessagesMax: 4,
         appendBytesMax: 256,
+        ...this.raftConfig,
       },
       storage,
     )

@@ -47,6 +47,8 @@ export interface FaultProfile {
   readonly snapshotEvery: number
   readonly appendBytesMax: number
   readonly inflightMessagesMax: number
+  /** The leader holds back small appends while one is in flight (RaftConfig.coalesceAppends). */
+  readonly coalesceAppends: boolean
   readonly clockDrift: number
   readonly clientCount: number
   readonly keyCount: number
@@ -80,6 +82,8 @@ export function drawProfile(random: Prng, overrides: Partial<FaultProfile> = {})
     clockDrift: random.pick([0, 0.02, 0.1]),
     clientCount: random.int(2, 5),
     keyCount: random.int(1, 4),
+    // Drawn last, so that the draws above (and the seeds found with them) are what they were without it.
+    coalesceAppends: random.chance(0.5),
     ...overrides,
   }
 }
@@ -210,6 +214,7 @@ export class SimCluster {
       snapshotEvery: this.profile.snapshotEvery,
       appendBytesMax: this.profile.appendBytesMax,
       inflightMessagesMax: this.profile.inflightMessagesMax,
+      coalesceAppends: this.profile.coalesceAppends,
       bugs: this.bugs,
       random: this.#raft.fork(`node-${id}`),
       fatal: (node, error) => {

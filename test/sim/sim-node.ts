@@ -35,6 +35,7 @@ export interface NodeHost {
   readonly snapshotEvery: number
   readonly appendBytesMax: number
   readonly inflightMessagesMax: number
+  readonly coalesceAppends: boolean
   readonly bugs: ReadonlySet<PlantedBug>
   readonly random: Prng
   observer: NodeObserver
@@ -146,6 +147,7 @@ export class SimNode {
       snapshotEntries: host.snapshotEvery,
       appendBytesMax: host.appendBytesMax,
       inflightMessagesMax: host.inflightMessagesMax,
+      coalesceAppends: host.coalesceAppends,
       bugs: host.bugs,
       observer: {
         onReady: (ready) => observer.onReady(this, ready),

@@ -140,8 +140,10 @@ const logOf = (n: EnvNode): string[] =>
     .map((e) => `${e.term}/${e.index}`)
 
 /** A bootstrapped InteractionEnv cluster with node 1 elected and everything delivered. */
-function electedCluster(ids: NodeId[]): InteractionEnv {
+function electedCluster(ids: NodeId[], config: Partial<RaftConfig> = {}): InteractionEnv {
   const env = new InteractionEnv()
+  // The core's defaults, as a node runs it (the scripts' environment turns coalescing off).
+  env.raftConfig = config
   env.bootstrap(ids)
   env.get(1).node.campaign()
   env.stabilize()
@@ -644,5 +646,70 @@ describe('thesis chapter 6: ReadIndex and CheckQuorum', () => {
         [2, 3, true],
       ],
     )
+  })
+})
+
+// --- not in the paper: how the leader batches appends ----------------------------------------------
+
+describe('append coalescing (Nagle): small appends wait for the one in flight', () => {
+  /** The leader of {1, 2, 3} with proposals `texts`, one Ready each; returns the appends sent to node 2. */
+  function proposeOneByOne(config: Partial<RaftConfig>, texts: string[]) {
+    const env = electedCluster([1, 2, 3], config)
+    const leader = env.get(1)
+    const sent = texts.map((text) => {
+      leader.node.propose(data(text))
+      return ofType(drain(leader).messages, 'append').filter((m) => m.to === 2)
+    })
+    return { leader, sent }
+  }
+  const ack = (leader: EnvNode, from: NodeId, index: number): void =>
+    leader.node.step({
+      type: 'appendResponse',
+      from,
+      to: 1,
+      term: 2,
+      index,
+      reject: false,
+      rejectHint: 0,
+      hintTerm: 0,
+    })
+  const carried = (appends: readonly { entries: readonly Entry[] }[]): number[][] =>
+    appends.map((m) => m.entries.map((e) => e.index))
+
+  test('entries proposed while an append is in flight go together once it is acknowledged, with the commit', () => {
+    const { leader, sent } = proposeOneByOne({}, ['a', 'b', 'c'])
+    assert.deepEqual(sent.map(carried), [[[5]], [], []], 'b and c wait for the acknowledgement of a')
+    ack(leader, 2, 5)
+    const next = ofType(drain(leader).messages, 'append').filter((m) => m.to === 2)
+    assert.deepEqual(carried(next), [[6, 7]])
+    assert.equal(next[0]!.commit, 5, 'a is committed (leader and node 2), and the append says so')
+  })
+
+  test('without coalescing, every proposal is its own append (the test of the test)', () => {
+    const { sent } = proposeOneByOne({ coalesceAppends: false }, ['a', 'b', 'c'])
+    assert.deepEqual(sent.map(carried), [[[5]], [[6]], [[7]]])
+  })
+
+  test('a backlog of a full message is still pipelined: only what fits in one waits', () => {
+    // 256 bytes per append: two of these 100-byte entries (with their overhead) fill one.
+    const text = 'x'.repeat(100)
+    const { leader, sent } = proposeOneByOne({ appendBytesMax: 256 }, [text, text, text, text, text])
+    assert.deepEqual(
+      sent.map(carried),
+      [[[5]], [], [], [[6, 7]], []],
+      'once 6, 7 and 8 wait, more than one append waits: a full one goes at once',
+    )
+    ack(leader, 2, 5)
+    assert.deepEqual(carried(ofType(drain(leader).messages, 'append').filter((m) => m.to === 2)), [])
+    ack(leader, 2, 7)
+    assert.deepEqual(carried(ofType(drain(leader).messages, 'append').filter((m) => m.to === 2)), [[8, 9]])
+  })
+
+  test('a heartbeat response sends held entries: the append they waited for may have been lost', () => {
+    const { leader, sent } = proposeOneByOne({}, ['a', 'b'])
+    assert.deepEqual(sent.map(carried), [[[5]], []])
+    leader.node.step({ type: 'heartbeatResponse', from: 2, to: 1, term: 2, readRound: 0 })
+    const next = ofType(drain(leader).messages, 'append').filter((m) => m.to === 2)
+    assert.deepEqual(carried(next), [[6]])
   })
 })
