@@ -37,6 +37,12 @@ export class ReadOnly {
     return this.sentRound
   }
 
+  /** Some request of a broadcast round waits for a majority to acknowledge it. */
+  get roundInFlight(): boolean {
+    const head = this.#pending[0]
+    return head !== undefined && head.round <= this.sentRound
+  }
+
   get pendingCount(): number {
     return this.#pending.length
   }

@@ -44,6 +44,7 @@ export interface ReplicaOptions {
   readonly appendBytesMax?: number
   readonly inflightMessagesMax?: number
   readonly coalesceAppends?: boolean
+  readonly coalesceReadRounds?: boolean
   readonly logger?: ReplicaLogger
   /** Test-only planted bugs (see src/raft/planted-bugs.ts); the driver's own are honoured here. */
   readonly bugs?: ReadonlySet<PlantedBug>
@@ -118,6 +119,7 @@ export class Replica {
         ? { inflightMessagesMax: options.inflightMessagesMax }
         : {}),
       ...(options.coalesceAppends !== undefined ? { coalesceAppends: options.coalesceAppends } : {}),
+      ...(options.coalesceReadRounds !== undefined ? { coalesceReadRounds: options.coalesceReadRounds } : {}),
     }
     this.#node = new RawNode(raftConfig, options.storage)
   }

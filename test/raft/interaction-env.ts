@@ -44,11 +44,11 @@ export class InteractionEnv {
   bugs = new Set<PlantedBug>()
   output: string[] = []
   /**
-   * Overrides of the nodes' Raft config, read when a node is made. Appends are not coalesced by default: the
-   * scripts pin etcd's pipelined message flow (one append per proposal); coalescing has its own tests
-   * (test/unit/raft/paper.test.ts) and is drawn in half the simulator's seeds.
+   * Overrides of the nodes' Raft config, read when a node is made. Appends and ReadIndex rounds are not
+   * coalesced by default: the scripts pin etcd's flow (an append per proposal, a round per Ready); coalescing
+   * has its own tests (test/unit/raft/paper.test.ts) and is drawn per seed by the simulator.
    */
-  raftConfig: Partial<RaftConfig> = { coalesceAppends: false }
+  raftConfig: Partial<RaftConfig> = { coalesceAppends: false, coalesceReadRounds: false }
 
   #newNode(id: NodeId, storage: MemoryLog): EnvNode {
     const node = new RawNode(

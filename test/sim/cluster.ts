@@ -49,6 +49,8 @@ export interface FaultProfile {
   readonly inflightMessagesMax: number
   /** The leader holds back small appends while one is in flight (RaftConfig.coalesceAppends). */
   readonly coalesceAppends: boolean
+  /** ReadIndex requests wait for the round in flight (RaftConfig.coalesceReadRounds). */
+  readonly coalesceReadRounds: boolean
   readonly clockDrift: number
   readonly clientCount: number
   readonly keyCount: number
@@ -84,6 +86,7 @@ export function drawProfile(random: Prng, overrides: Partial<FaultProfile> = {})
     keyCount: random.int(1, 4),
     // Drawn last, so that the draws above (and the seeds found with them) are what they were without it.
     coalesceAppends: random.chance(0.5),
+    coalesceReadRounds: random.chance(0.5),
     ...overrides,
   }
 }
@@ -215,6 +218,7 @@ export class SimCluster {
       appendBytesMax: this.profile.appendBytesMax,
       inflightMessagesMax: this.profile.inflightMessagesMax,
       coalesceAppends: this.profile.coalesceAppends,
+      coalesceReadRounds: this.profile.coalesceReadRounds,
       bugs: this.bugs,
       random: this.#raft.fork(`node-${id}`),
       fatal: (node, error) => {

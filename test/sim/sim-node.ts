@@ -36,6 +36,7 @@ export interface NodeHost {
   readonly appendBytesMax: number
   readonly inflightMessagesMax: number
   readonly coalesceAppends: boolean
+  readonly coalesceReadRounds: boolean
   readonly bugs: ReadonlySet<PlantedBug>
   readonly random: Prng
   observer: NodeObserver
@@ -148,6 +149,7 @@ export class SimNode {
       appendBytesMax: host.appendBytesMax,
       inflightMessagesMax: host.inflightMessagesMax,
       coalesceAppends: host.coalesceAppends,
+      coalesceReadRounds: host.coalesceReadRounds,
       bugs: host.bugs,
       observer: {
         onReady: (ready) => observer.onReady(this, ready),

@@ -649,9 +649,9 @@ describe('thesis chapter 6: ReadIndex and CheckQuorum', () => {
   })
 })
 
-// --- not in the paper: how the leader batches appends ----------------------------------------------
+// --- not in the paper: how the leader batches appends and ReadIndex rounds ------------------------
 
-describe('append coalescing (Nagle): small appends wait for the one in flight', () => {
+describe('coalescing (Nagle): small appends and ReadIndex rounds wait for the one in flight', () => {
   /** The leader of {1, 2, 3} with proposals `texts`, one Ready each; returns the appends sent to node 2. */
   function proposeOneByOne(config: Partial<RaftConfig>, texts: string[]) {
     const env = electedCluster([1, 2, 3], config)
@@ -711,5 +711,39 @@ describe('append coalescing (Nagle): small appends wait for the one in flight', 
     leader.node.step({ type: 'heartbeatResponse', from: 2, to: 1, term: 2, readRound: 0 })
     const next = ofType(drain(leader).messages, 'append').filter((m) => m.to === 2)
     assert.deepEqual(carried(next), [[6]])
+  })
+
+  test('reads made while a ReadIndex round is in flight wait for it, then share the next round', () => {
+    for (const coalesceReadRounds of [true, false]) {
+      const env = electedCluster([1, 2, 3], { coalesceReadRounds })
+      const leader = env.get(1)
+      const rounds = (): number[] => [
+        ...new Set(ofType(drain(leader).messages, 'heartbeat').map((m) => m.readRound)),
+      ]
+      leader.node.readIndex(1)
+      const [first] = rounds()
+      leader.node.readIndex(2)
+      leader.node.readIndex(3)
+      const meanwhile = rounds()
+      if (!coalesceReadRounds) {
+        assert.equal(meanwhile.length, 1, 'the test of the test: without coalescing, a round per Ready')
+        continue
+      }
+      assert.deepEqual(meanwhile, [], 'no new round while the first waits')
+      leader.node.step({ type: 'heartbeatResponse', from: 2, to: 1, term: 2, readRound: first! })
+      const out = drain(leader)
+      assert.deepEqual(
+        out.readStates.map((r) => r.context),
+        [1],
+        'the first round confirms only the read made before it',
+      )
+      const next = [...new Set(ofType(out.messages, 'heartbeat').map((m) => m.readRound))]
+      assert.equal(next.length, 1, 'one round for both reads made meanwhile')
+      leader.node.step({ type: 'heartbeatResponse', from: 3, to: 1, term: 2, readRound: next[0]! })
+      assert.deepEqual(
+        drain(leader).readStates.map((r) => r.context),
+        [2, 3],
+      )
+    }
   })
 })
