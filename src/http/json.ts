@@ -47,13 +47,14 @@ export function encodeJson(value: unknown, indent = '', depth = 0): string {
  * integer literal as INTEGER without rounding). Throws SyntaxError on malformed JSON.
  */
 export function parseJsonExact(text: string): unknown {
-  // Integer literals with 16+ digits outside strings are wrapped in a marker string, then restored. The
+  // Integer literals with 16+ digits outside strings are wrapped in a marker string, then restored (not the
+  // digits of a fraction or an exponent: 0.30000000000000004 is a number, and was once refused). The
   // marker holds a secret of this process and a counter, so no string a client sends can be mistaken for
   // one. Most bodies have no such literal: they skip the rewrite.
   if (!/\d{16}/.test(text)) return JSON.parse(text)
   const marker = `\u0000int${markerSecret}${(markerCount++).toString(36)}:`
   const marked = text.replace(
-    /"(?:[^"\\]|\\.)*"|(-?\d{16,})(?![.\deE])/g,
+    /"(?:[^"\\]|\\.)*"|(?<![\d.eE+-])(-?\d{16,})(?![.\deE])/g,
     (match, digits: string | undefined) =>
       digits === undefined ? match : `"${marker.replace('\u0000', '\\u0000')}${digits}"`,
   )

@@ -20,6 +20,21 @@ test('digits inside strings, and decimals or exponents, are left alone', () => {
   ])
 })
 
+test('16 or more digits after a decimal point or in an exponent are a number, not an integer literal', () => {
+  // Found by the piecewise parser's property test: these were refused as invalid JSON. 0.1 + 0.2 is written
+  // 0.30000000000000004 by JavaScript and Python alike.
+  assert.deepEqual(
+    parseJsonExact(
+      '[["INSERT INTO t VALUES(?, ?, ?)", 0.30000000000000004, -1.0000000000000002e-6, 1e-0000000000000000001]]',
+    ),
+    [['INSERT INTO t VALUES(?, ?, ?)', 0.30000000000000004, -1.0000000000000002e-6, 0.1]],
+  )
+  assert.deepEqual(parseJsonExact('[1.5e12345678901234567, -12345678901234567]'), [
+    Number.POSITIVE_INFINITY,
+    -12345678901234567n,
+  ])
+})
+
 test('a client string that looks like an internal marker stays a string', () => {
   assert.deepEqual(parseJsonExact('["\\u0000bigint:5", "\\u0000int:5"]'), ['\u0000bigint:5', '\u0000int:5'])
 })
