@@ -68,3 +68,88 @@ export function parseJsonExact(text: string): unknown {
     return value
   })
 }
+
+/** A body longer than this is parsed in pieces (see `parseJsonBytes`). */
+const pieceBytesMin = 32 * 1024
+
+/**
+ * `parseJsonExact` of a UTF-8 body. A top-level array over `pieceBytesMin` is parsed in pieces cut at its own
+ * commas and joined, which gives the same value without one string of the whole body: V8 keeps a string over
+ * 128 KiB in its large-object space, on fresh pages that fault in one by one. A bulk INSERT of 1,000 rows
+ * (138 KB), 1,000 parses in one process: 0.78 ms each whole (0.46 ms user, 0.37 ms system: the faults),
+ * 0.49 ms in pieces (0.46 user, 0.04 system), of which the scan for the cuts is 0.21. Anything the cutter
+ * does not recognize as an array is parsed whole, so malformed JSON gets the same error either way.
+ */
+export function parseJsonBytes(bytes: Uint8Array): unknown {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const pieces = bytes.byteLength > pieceBytesMin ? arrayPieces(bytes) : undefined
+  if (pieces === undefined) return parseJsonExact(buffer.toString('utf8'))
+  const values: unknown[] = []
+  for (const [from, to] of pieces) {
+    for (const value of parseJsonExact(`[${buffer.toString('utf8', from, to)}]`) as unknown[])
+      values.push(value)
+  }
+  return values
+}
+
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+const COMMA = 0x2c
+const OPEN_ARRAY = 0x5b
+const CLOSE_ARRAY = 0x5d
+const OPEN_OBJECT = 0x7b
+const CLOSE_OBJECT = 0x7d
+
+function isJsonSpace(byte: number | undefined): boolean {
+  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09
+}
+
+/**
+ * The byte ranges of a top-level array's elements, grouped into runs of at least `pieceBytesMin` and cut
+ * only at the array's own commas (outside strings and nested values), or undefined when `bytes` is not one
+ * array followed by nothing but whitespace, or a run holds no element (`[1,,2]`, `[1,]`).
+ */
+export function arrayPieces(bytes: Uint8Array): [number, number][] | undefined {
+  let i = 0
+  while (isJsonSpace(bytes[i])) i++
+  if (bytes[i] !== OPEN_ARRAY) return undefined
+  const pieces: [number, number][] = []
+  let start = i + 1
+  let depth = 0
+  let inString = false
+  let escaped = false
+  let end = -1
+  // Read once: `bytes.byteLength` in the loop's condition made the scan 1.35 ms per 138 KB instead of 0.22.
+  const length = bytes.length
+  for (i = start; i < length; i++) {
+    const byte = bytes[i]
+    if (inString) {
+      if (escaped) escaped = false
+      else if (byte === BACKSLASH) escaped = true
+      else if (byte === QUOTE) inString = false
+      continue
+    }
+    if (byte === QUOTE) inString = true
+    else if (byte === OPEN_ARRAY || byte === OPEN_OBJECT) depth++
+    else if (byte === CLOSE_ARRAY || byte === CLOSE_OBJECT) {
+      if (depth > 0) depth--
+      else {
+        if (byte !== CLOSE_ARRAY) return undefined
+        end = i
+        break
+      }
+    } else if (byte === COMMA && depth === 0 && i - start >= pieceBytesMin) {
+      pieces.push([start, i])
+      start = i + 1
+    }
+  }
+  if (end < 0) return undefined
+  for (i = end + 1; i < length; i++) if (!isJsonSpace(bytes[i])) return undefined
+  pieces.push([start, end])
+  for (const [from, to] of pieces) {
+    let at = from
+    while (at < to && isJsonSpace(bytes[at])) at++
+    if (at === to) return undefined
+  }
+  return pieces
+}

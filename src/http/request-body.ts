@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { Batch } from '../db/types.js'
-import { parseJsonExact } from './json.js'
+import { parseJsonBytes } from './json.js'
 
 /** A protocol-level failure: answered with `status` and `message` as a plain-text body (Go's `http.Error`). */
 export class HttpError extends Error {
@@ -58,16 +58,17 @@ export async function readText(req: IncomingMessage, bytesMax: number): Promise<
  */
 export function parseStatements(
   contentType: string | undefined,
-  body: string,
+  body: Uint8Array,
   options: { textAllowed?: boolean; allowEmpty?: boolean } = {},
 ): Batch {
   if (contentType?.startsWith('text/plain') && options.textAllowed !== false) {
-    if (body.trim() === '') throw new HttpError(400, 'no statements')
-    return [body]
+    const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')
+    if (text.trim() === '') throw new HttpError(400, 'no statements')
+    return [text]
   }
   let value: unknown
   try {
-    value = parseJsonExact(body)
+    value = parseJsonBytes(body)
   } catch {
     throw new HttpError(400, 'invalid JSON body')
   }

@@ -111,7 +111,7 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
       if (method !== 'POST') return send(res, 405, '')
       if (params.queue) return queuedExecute(req, res, params)
       count('execute')
-      const statements = parseStatements(req.headers['content-type'], await readText(req, bodyBytesMax))
+      const statements = parseStatements(req.headers['content-type'], await readBytes(req, bodyBytesMax))
       const request: ExecuteRequest = { statements, transaction: params.transaction }
       const outcome = await leaderOrForward(
         url,
@@ -129,7 +129,7 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
       if (method === 'GET') {
         if (params.q === undefined) throw new HttpError(400, 'query parameter not set')
         statements = [params.q]
-      } else statements = parseStatements(req.headers['content-type'], await readText(req, bodyBytesMax))
+      } else statements = parseStatements(req.headers['content-type'], await readBytes(req, bodyBytesMax))
       const request = readRequest(statements, params)
       const outcome = await leaderOrForward(
         url,
@@ -144,7 +144,7 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
       if (method !== 'POST') return send(res, 405, '')
       count('request')
       // JSON only (rqlite): a text/plain body is parsed as JSON too, and fails as such.
-      const statements = parseStatements(req.headers['content-type'], await readText(req, bodyBytesMax), {
+      const statements = parseStatements(req.headers['content-type'], await readBytes(req, bodyBytesMax), {
         textAllowed: false,
       })
       const request: MixedRequest = readRequest(statements, params)
@@ -164,7 +164,7 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
       if (method === 'GET') {
         if (params.q === undefined) throw new HttpError(400, 'query parameter not set')
         statements = [params.q]
-      } else statements = parseStatements(req.headers['content-type'], await readText(req, bodyBytesMax))
+      } else statements = parseStatements(req.headers['content-type'], await readBytes(req, bodyBytesMax))
       return sendJson(res, { results: await explainStatements(statements) }, params.pretty)
     }
     if (path.startsWith('/db/backup')) {
@@ -347,7 +347,7 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
     count('queued_execute')
     const queue = options.queue
     if (!queue) throw new HttpError(503, 'queued writes are not enabled on this node')
-    const statements = parseStatements(req.headers['content-type'], await readText(req, bodyBytesMax), {
+    const statements = parseStatements(req.headers['content-type'], await readBytes(req, bodyBytesMax), {
       allowEmpty: params.wait,
     })
     checkPragmas(statements)
