@@ -41,6 +41,12 @@ export interface ReplicaOptions {
   readonly heartbeatTicks: number
   /** Take a snapshot and compact the log after this many applied entries (0: never). */
   readonly snapshotEntries: number
+  /**
+   * Each snapshot's threshold is `snapshotEntries` plus up to this fraction of it, drawn at random (default 0).
+   * The nodes of a cluster apply the same entries, so with one threshold they all snapshot at once, and
+   * every commit waits for the slowest (hashicorp/raft checks at a random point of [interval, 2 × interval)).
+   */
+  readonly snapshotJitter?: number
   readonly appendBytesMax?: number
   readonly inflightMessagesMax?: number
   readonly coalesceAppends?: boolean
@@ -94,6 +100,8 @@ export class Replica {
   #ticks = 0
   /** No due snapshot before this tick (see #maybeSnapshot). */
   #snapshotNotBefore = 0
+  /** Applied entries past the last snapshot that make the next one due (see `snapshotJitter`). */
+  #snapshotThreshold: number
   #snapshotsRestored = 0
   /** Index of the last entry handed to the state machine (or restored from a snapshot). */
   #applied: number
@@ -108,6 +116,7 @@ export class Replica {
     const snapshotMeta = options.storage.snapshotMeta()
     this.#applied = snapshotMeta.index
     this.#appliedConfig = snapshotMeta.config
+    this.#snapshotThreshold = this.#drawSnapshotThreshold()
     const raftConfig: RaftConfig = {
       id: options.id,
       electionTicks: options.electionTicks,
@@ -384,8 +393,9 @@ export class Replica {
     const snapshotIndex = storage.snapshotMeta().index
     if (this.#applied <= snapshotIndex) return undefined
     if (!force) {
-      if (snapshotEntries <= 0 || this.#applied - snapshotIndex < snapshotEntries) return undefined
+      if (snapshotEntries <= 0 || this.#applied - snapshotIndex < this.#snapshotThreshold) return undefined
       if (this.#ticks < this.#snapshotNotBefore) return undefined
+      this.#snapshotThreshold = this.#drawSnapshotThreshold()
     }
     const index = this.#applied
     const config = this.#appliedConfig
@@ -423,6 +433,12 @@ export class Replica {
       this.#fail(error)
     })
     return waitWritten ? await write : undefined
+  }
+
+  #drawSnapshotThreshold(): number {
+    const { snapshotEntries, snapshotJitter = 0 } = this.#options
+    if (snapshotJitter <= 0) return snapshotEntries
+    return snapshotEntries + Math.floor(snapshotEntries * snapshotJitter * this.#options.random())
   }
 
   #fail(error: unknown): void {

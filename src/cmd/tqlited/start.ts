@@ -133,6 +133,10 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     electionTicks: Math.max(2, Math.round(config.raftElectionTimeoutMs / tickMs)),
     heartbeatTicks: 1,
     snapshotEntries: config.raftSnap,
+    // Up to a quarter more, drawn per snapshot. Without it every node of a 3-node cluster under INSERTs at c=64
+    // snapshotted at the same index, each stalling its appends for 14–59 ms while it switched log files (timed
+    // in a dev build). Back to back, 3 pairs of 8 s: p99 41.8, 37.8, 32.6 ms against 45.4, 41.9, 45.9 ms.
+    snapshotJitter: 0.25,
     logger: logger.child({ component: 'replica' }),
   })
   const store = new Store({

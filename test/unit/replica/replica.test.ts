@@ -13,7 +13,7 @@ import {
   bootstrapLog,
 } from '../../../src/raft/index.js'
 import type { ReplicaStateMachine, ReplicaStorage } from '../../../src/replica/ports.js'
-import { Replica } from '../../../src/replica/replica.js'
+import { Replica, type ReplicaOptions } from '../../../src/replica/replica.js'
 
 interface Deferred {
   resolve(): void
@@ -67,6 +67,7 @@ function makeReplica(
   snapshotEntries = 0,
   bugs = new Set<PlantedBug>(),
   machine: ReplicaStateMachine = stateMachine,
+  extra: Partial<ReplicaOptions> = {},
 ) {
   let tick: (() => void) | undefined
   const replica = new Replica({
@@ -88,6 +89,7 @@ function makeReplica(
     heartbeatTicks: 1,
     snapshotEntries,
     bugs,
+    ...extra,
   })
   return { replica, tick: () => tick?.() }
 }
@@ -215,6 +217,27 @@ test('snapshots are taken every N applied entries and carry the configuration at
   assert.equal(log.firstIndex(), last.meta.index + 1, 'the log was not compacted to the snapshot')
   assert.ok(replica.appliedIndex >= last.meta.index)
   replica.stop()
+})
+
+test('with snapshotJitter, a snapshot is due at a threshold drawn in [N, N + jitter × N)', async () => {
+  /** The index of the first snapshot, proposing one entry at a time, with every random draw `draw`. */
+  const firstSnapshotAt = async (snapshotJitter: number, draw: number): Promise<number> => {
+    const { storage, pending, snapshots } = controlledStorage([1])
+    const { replica } = makeReplica(storage, [], 4, new Set(), stateMachine, {
+      snapshotJitter,
+      random: () => draw,
+    })
+    replica.start()
+    replica.campaign()
+    await drainSaves(pending)
+    for (let i = 0; snapshots.length === 0 && i < 20; i++) await proposeWords(replica, pending, [`w${i}`])
+    replica.stop()
+    return snapshots[0]!.meta.index
+  }
+  assert.equal(await firstSnapshotAt(0, 0.99), 4, 'without jitter: at N')
+  assert.equal(await firstSnapshotAt(0.5, 0), 4, 'the lowest draw: at N')
+  assert.equal(await firstSnapshotAt(0.5, 0.99), 5, 'the highest draw: N + floor(N × 0.5 × 0.99)')
+  assert.equal(await firstSnapshotAt(1, 0.99), 7)
 })
 
 test('electionSoon counts all but one tick of the election timeout as elapsed at start', async () => {
