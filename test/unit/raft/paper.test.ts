@@ -119,6 +119,20 @@ function append(
   return { type: 'append', from, to, term, prevTerm: prev[0], prevIndex: prev[1], entries, commit }
 }
 
+/** An acceptance of the leader's (node 1's) appends up to `index` by `from`, in `term`. */
+function ackAppend(leader: EnvNode, from: NodeId, index: number, term = 2): void {
+  leader.node.step({
+    type: 'appendResponse',
+    from,
+    to: 1,
+    term,
+    index,
+    reject: false,
+    rejectHint: 0,
+    hintTerm: 0,
+  })
+}
+
 function vote(
   from: NodeId,
   to: NodeId,
@@ -410,17 +424,7 @@ describe('§5.3 log replication', () => {
     const leader = env.get(1)
     leader.node.propose(data('x'))
     const appends = ofType(drain(leader).messages, 'append')
-    const ack = (from: NodeId): void =>
-      leader.node.step({
-        type: 'appendResponse',
-        from,
-        to: 1,
-        term: 2,
-        index: 7,
-        reject: false,
-        rejectHint: 0,
-        hintTerm: 0,
-      })
+    const ack = (from: NodeId): void => ackAppend(leader, from, 7)
     assert.equal(appends.length, 4)
     ack(2)
     assert.equal(leader.node.status().commit, 6, 'two of five copies: not committed')
@@ -484,17 +488,7 @@ describe('§5.4 safety', () => {
     // Node 1 holds 1/4 from term 1 (uncommitted) and becomes leader of term 2, appending its no-op 2/5.
     const leader = makeLeader({ entries: [normal(1, 4, 'old')] })
     drain(leader)
-    const ack = (index: number): void =>
-      leader.node.step({
-        type: 'appendResponse',
-        from: 2,
-        to: 1,
-        term: 2,
-        index,
-        reject: false,
-        rejectHint: 0,
-        hintTerm: 0,
-      })
+    const ack = (index: number): void => ackAppend(leader, 2, index)
     ack(4)
     assert.equal(leader.node.status().progress.get(2)?.match, 4)
     assert.equal(leader.node.status().commit, 3, '1/4 is on 2 of 3 nodes, but is from term 1')
@@ -516,16 +510,7 @@ describe('§5.4 safety', () => {
       bugs: new Set(['commitPreviousTermByCount']),
     })
     drain(leader)
-    leader.node.step({
-      type: 'appendResponse',
-      from: 2,
-      to: 1,
-      term: 2,
-      index: 4,
-      reject: false,
-      rejectHint: 0,
-      hintTerm: 0,
-    })
+    ackAppend(leader, 2, 4)
     assert.equal(leader.node.status().commit, 4)
   })
 
@@ -662,24 +647,13 @@ describe('coalescing (Nagle): small appends and ReadIndex rounds wait for the on
     })
     return { leader, sent }
   }
-  const ack = (leader: EnvNode, from: NodeId, index: number): void =>
-    leader.node.step({
-      type: 'appendResponse',
-      from,
-      to: 1,
-      term: 2,
-      index,
-      reject: false,
-      rejectHint: 0,
-      hintTerm: 0,
-    })
   const carried = (appends: readonly { entries: readonly Entry[] }[]): number[][] =>
     appends.map((m) => m.entries.map((e) => e.index))
 
   test('entries proposed while an append is in flight go together once it is acknowledged, with the commit', () => {
     const { leader, sent } = proposeOneByOne({}, ['a', 'b', 'c'])
     assert.deepEqual(sent.map(carried), [[[5]], [], []], 'b and c wait for the acknowledgement of a')
-    ack(leader, 2, 5)
+    ackAppend(leader, 2, 5)
     const next = ofType(drain(leader).messages, 'append').filter((m) => m.to === 2)
     assert.deepEqual(carried(next), [[6, 7]])
     assert.equal(next[0]!.commit, 5, 'a is committed (leader and node 2), and the append says so')
@@ -699,9 +673,9 @@ describe('coalescing (Nagle): small appends and ReadIndex rounds wait for the on
       [[[5]], [], [], [[6, 7]], []],
       'once 6, 7 and 8 wait, more than one append waits: a full one goes at once',
     )
-    ack(leader, 2, 5)
+    ackAppend(leader, 2, 5)
     assert.deepEqual(carried(ofType(drain(leader).messages, 'append').filter((m) => m.to === 2)), [])
-    ack(leader, 2, 7)
+    ackAppend(leader, 2, 7)
     assert.deepEqual(carried(ofType(drain(leader).messages, 'append').filter((m) => m.to === 2)), [[8, 9]])
   })
 
