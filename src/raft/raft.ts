@@ -523,8 +523,8 @@ export class Raft {
         : this.log.slice(pr.next, this.log.lastIndex() + 1, this.#appendBytesMax)
     if (prevTerm === undefined || entries === undefined) return this.#sendSnapshot(to, pr)
     if (entries.length === 0 && !sendIfEmpty) return false
-    // Held even when only the commit index was to go: the acknowledgement of the append in flight sends
-    // these entries, and the commit index with them.
+    // Held also when the caller sends for the commit index's sake (sendIfEmpty): the acknowledgement of the
+    // append in flight sends these entries, and the commit index with them.
     if (
       this.#coalesceAppends &&
       !force &&

@@ -43,8 +43,8 @@ export interface ReplicaOptions {
   readonly snapshotEntries: number
   /**
    * Each snapshot's threshold is `snapshotEntries` plus up to this fraction of it, drawn at random (default 0).
-   * The nodes of a cluster apply the same entries, so with one threshold they all snapshot at once, and
-   * every commit waits for the slowest (hashicorp/raft checks at a random point of [interval, 2 × interval)).
+   * The nodes of a cluster apply the same entries, so with one threshold they all snapshot at once, and commits,
+   * which need a majority, stall with them (hashicorp/raft checks at a random point of [interval, 2 × interval)).
    */
   readonly snapshotJitter?: number
   readonly appendBytesMax?: number
