@@ -80,13 +80,12 @@ const pieceBytesMin = 32 * 1024
  * 0.49 ms in pieces (0.46 user, 0.04 system), of which the scan for the cuts is 0.21. Anything the cutter
  * does not recognize as an array is parsed whole, so malformed JSON gets the same error either way.
  */
-export function parseJsonBytes(bytes: Uint8Array): unknown {
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+export function parseJsonBytes(bytes: Buffer): unknown {
   const pieces = bytes.byteLength > pieceBytesMin ? arrayPieces(bytes) : undefined
-  if (pieces === undefined) return parseJsonExact(buffer.toString('utf8'))
+  if (pieces === undefined) return parseJsonExact(bytes.toString('utf8'))
   const values: unknown[] = []
   for (const [from, to] of pieces) {
-    for (const value of parseJsonExact(`[${buffer.toString('utf8', from, to)}]`) as unknown[])
+    for (const value of parseJsonExact(`[${bytes.toString('utf8', from, to)}]`) as unknown[])
       values.push(value)
   }
   return values

@@ -58,11 +58,11 @@ export async function readText(req: IncomingMessage, bytesMax: number): Promise<
  */
 export function parseStatements(
   contentType: string | undefined,
-  body: Uint8Array,
+  body: Buffer,
   options: { textAllowed?: boolean; allowEmpty?: boolean } = {},
 ): Batch {
   if (contentType?.startsWith('text/plain') && options.textAllowed !== false) {
-    const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')
+    const text = body.toString('utf8')
     if (text.trim() === '') throw new HttpError(400, 'no statements')
     return [text]
   }

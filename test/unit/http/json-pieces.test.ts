@@ -7,7 +7,7 @@ import { test } from 'node:test'
 import fc from 'fast-check'
 import { arrayPieces, parseJsonBytes, parseJsonExact } from '../../../src/http/json.js'
 
-const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
+const bytes = (text: string): Buffer => Buffer.from(text, 'utf8')
 
 /** Strings made mostly of JSON's structural characters, so cuts inside them would show. */
 const tricky = fc.string({
