@@ -81,7 +81,7 @@ export const flagSpecs: readonly FlagSpec[] = [
     name: 'raft-snap',
     kind: 'int',
     defaultValue: '8192',
-    help: "Number of applied log entries between snapshots (more while the last snapshot's cost spaces them: nine times its duration)",
+    help: "Number of applied log entries between snapshots (each node adds up to a quarter, drawn per snapshot, and waits longer while the last snapshot's cost spaces them: nine times its duration)",
   },
   {
     name: 'raft-snap-int',
