@@ -533,6 +533,11 @@ class CrashFileHandle implements FileHandle {
     this.#host.truncate(this.#inode, size)
   }
 
+  async size(): Promise<number> {
+    this.#checkOpen('fstat')
+    return this.#inode.current.byteLength
+  }
+
   async close(): Promise<void> {
     this.#checkOpen('close')
     this.#closed = true

@@ -69,6 +69,8 @@ export interface FileHandle {
    */
   datasync(): Promise<void>
   truncate(size: number): Promise<void>
+  /** The file's current size in bytes. */
+  size(): Promise<number>
   close(): Promise<void>
 }
 
@@ -174,6 +176,10 @@ class NodeFileHandle implements FileHandle {
 
   truncate(size: number): Promise<void> {
     return this.#handle.truncate(size)
+  }
+
+  async size(): Promise<number> {
+    return (await this.#handle.stat()).size
   }
 
   close(): Promise<void> {

@@ -47,6 +47,15 @@ export interface LogStoreOptions {
    */
   readonly snapshotChunkBytes?: number
   /**
+   * Large files are written and removed this many bytes at a time, so that no single journal commit carries
+   * much of them: every append's sync waits for the commit it lands in (ext4, data=ordered). A snapshot file
+   * being written is synced (fdatasync) each time this many more bytes are in it, and an old one is cut down
+   * from its end in steps of this size before it is unlinked. Default 16 MiB. Measured beside 200 MiB
+   * snapshots: appends took up to 78-169 ms with one fsync at the end and one unlink, 17-24 ms in steps
+   * (src/storage/DESIGN.md, "Large files in steps").
+   */
+  readonly largeFileStepBytes?: number
+  /**
    * Deliberately broken behaviour, so that the tests can show their checks catch a broken store. Never set
    * outside tests.
    */
@@ -84,6 +93,9 @@ const emptySnapshot: Snapshot = Object.freeze({
   data: new Uint8Array(0),
 })
 const tempSuffix = '.tmp'
+/** See `LogStoreOptions.largeFileStepBytes`. */
+export const largeFileStepBytesDefault = 16 * 1024 * 1024
+
 const generationFilePattern = /^(log|snapshot)-(\d{16})\.(log|snap)$/
 
 export function logFileName(generation: number): string {
@@ -117,6 +129,7 @@ export class LogStore implements LogReader {
   readonly #slotsMax: number
   readonly #unrecordedMax: number
   readonly #snapshotChunkBytes: number | undefined
+  readonly #largeFileStepBytes: number
   readonly #unsafe: UnsafeTestingOptions
 
   // The acknowledged state, as MemoryLog holds it. `#entries[i]` has index `#snapshot.meta.index + 1 + i`.
@@ -142,6 +155,8 @@ export class LogStore implements LogReader {
   /** Snapshot files written so far outside the queue (for unique temporary names). */
   #preparedSnapshots = 0
   #queue: Promise<unknown> = Promise.resolve()
+  /** Removal of older generations' files after switches, in order; never rejects. */
+  #removal: Promise<void> = Promise.resolve()
 
   private constructor(init: {
     fs: Fs
@@ -168,6 +183,7 @@ export class LogStore implements LogReader {
       'unrecordedLogBytesMax must be a non-negative integer',
     )
     this.#snapshotChunkBytes = init.options.snapshotChunkBytes
+    this.#largeFileStepBytes = init.options.largeFileStepBytes ?? largeFileStepBytesDefault
     this.#unsafe = init.options.unsafeTesting ?? {}
     this.#root = init.root
     this.#logBytes = init.root.logSyncedBytes
@@ -436,6 +452,7 @@ export class LogStore implements LogReader {
         }
       }
       this.#closed = true
+      await this.#removal
       await Promise.allSettled([this.#logHandle.close(), this.#hardStateHandle.close()])
     })
     this.#queue = run
@@ -548,9 +565,15 @@ export class LogStore implements LogReader {
       await this.#truncate(handle, 0, path)
       // Piece by piece (views of the data, at most one chunk each): no copy of the whole image.
       let position = 0
+      let unsynced = 0
       for (const piece of pieces) {
         await this.#write(handle, piece, position, path)
         position += piece.byteLength
+        unsynced += piece.byteLength
+        if (unsynced >= this.#largeFileStepBytes) {
+          await this.#datasync(handle, path)
+          unsynced = 0
+        }
       }
       await this.#fsync(handle, path)
     } finally {
@@ -608,7 +631,9 @@ export class LogStore implements LogReader {
     this.#logHandle = newLog
     this.#logBytes = logBytes.byteLength
     await oldLog.close().catch(() => undefined)
-    await this.#removeStaleGenerations()
+    // The old generation's files are removed beside the appends that follow, not before them. Only
+    // generations below this one: a later switch renames its files into place before it commits them.
+    this.#removal = this.#removal.then(() => this.#removeStaleGenerations(generation))
     this.#logger.info('log generation switched', {
       generation,
       snapshotIndex: next.snapshot.meta.index,
@@ -736,18 +761,38 @@ export class LogStore implements LogReader {
     }
   }
 
-  /** Removes files of other generations: left by a crash or by a failed switch. Not fsynced: harmless if back. */
-  async #removeStaleGenerations(): Promise<void> {
+  /**
+   * Removes files of other generations (left by a crash or by a failed switch), or with `below`, only those of
+   * older generations (after a switch). Not fsynced: harmless if back.
+   */
+  async #removeStaleGenerations(below?: number): Promise<void> {
     try {
       for (const name of await this.#fs.readdir(this.#dir)) {
         const match = generationFilePattern.exec(name)
-        if (match !== null && Number(match[2]) !== this.#root.generation) {
-          await this.#fs.unlink(this.#path(name))
+        if (match === null) continue
+        const generation = Number(match[2])
+        if (below === undefined ? generation !== this.#root.generation : generation < below) {
+          await this.#removeFile(this.#path(name))
         }
       }
     } catch (error) {
       this.#logger.warn('removing stale files failed', { dir: this.#dir, error: String(error) })
     }
+  }
+
+  /** Unlinks `path` after cutting it down from its end in steps (see `largeFileStepBytes`). */
+  async #removeFile(path: string): Promise<void> {
+    const handle = await this.#fs.open(path, { create: false })
+    try {
+      let size = await handle.size()
+      while (size > this.#largeFileStepBytes) {
+        size -= this.#largeFileStepBytes
+        await handle.truncate(size)
+      }
+    } finally {
+      await handle.close().catch(() => undefined)
+    }
+    await this.#fs.unlink(path)
   }
 
   #fail(message: string, cause: unknown): StorageFailedError {
