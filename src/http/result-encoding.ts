@@ -116,6 +116,8 @@ export function encodeStatementResult(
     if (time !== undefined) parts.push(time)
     return `{${parts.join(',')}}`
   }
+  // Concatenated field by field on purpose: a parts array joined (the query branch's way) or a leading comma
+  // sliced off made a 1,000-row bulk INSERT's response 2.5x slower to encode (113-131 against 48 us).
   let slot = '{'
   const id = result.last_insert_id
   if (id !== undefined && id !== 0 && id !== 0n) slot += `"last_insert_id":${writeCompact(id)}`
