@@ -12,6 +12,7 @@ import { NOW_MS_MAX } from './determinism.js'
 import { PackedBatch, unpackBatch } from './batch-codec.js'
 import { copyInChunks, ownBuffer } from './buffers.js'
 import { DbError, dbErrorFromData } from './errors.js'
+import { isPackedResults, unpackResults } from './packed-results.js'
 import type { RunOptions, WireStatement } from './executor.js'
 import { toWireBatch } from './wire-batch.js'
 import type {
@@ -313,7 +314,7 @@ export class Database {
   }
 
   async #run(batch: Batch | PackedBatch, options: RunOptions): Promise<StatementResult[]> {
-    const results = await this.#send<'run'>(
+    const reply = await this.#send<'run'>(
       batch instanceof PackedBatch && batch.bytes.byteLength >= packedBatchBytesMin
         ? { type: 'run', packed: ownBuffer(batch.bytes), options }
         : {
@@ -323,6 +324,8 @@ export class Database {
           },
       [],
     )
+    if (isPackedResults(reply)) return unpackResults(reply)
+    const results = reply
     for (const result of results) {
       if (!('values' in result) || result.values === undefined) continue
       for (const row of result.values) {

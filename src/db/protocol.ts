@@ -6,6 +6,7 @@
 
 import type { DbErrorData } from './errors.js'
 import type { RunOptions, WireStatement } from './executor.js'
+import type { PackedResults } from './packed-results.js'
 import type { StatementResult } from './types.js'
 
 /** `workerData` of the db worker. */
@@ -51,7 +52,8 @@ export type WorkerMessage =
 
 /** What each request answers with. */
 export interface WorkerReplyValues {
-  readonly run: StatementResult[]
+  /** Long write batches come packed (`packed-results.ts`); `Database` unpacks them. */
+  readonly run: StatementResult[] | PackedResults
   readonly serialize: Uint8Array
   readonly dump: string
   readonly restore: number

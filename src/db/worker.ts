@@ -24,6 +24,7 @@ import { installDeterminism } from './determinism.js'
 import { dumpDatabase } from './dump.js'
 import { DbError, dbErrorToData } from './errors.js'
 import { Executor } from './executor.js'
+import { packResults } from './packed-results.js'
 import type { WorkerConfig, WorkerMessage, WorkerReply, WorkerRequest } from './protocol.js'
 import type { SqliteDatabase, SqliteOpen } from './sqlite-port.js'
 import { isSqliteError } from './sqlite-port.js'
@@ -133,8 +134,13 @@ function handle(request: WorkerRequest): void {
       case 'run': {
         const batch = 'packed' in request ? toWireBatch(unpackBatch(request.packed)) : request.batch
         const results = connection.executor.run(batch, request.options)
-        if (request.options.discardResults === true) reply(request.id, [], [])
-        else reply(request.id, results, transferablesOf(results))
+        if (request.options.discardResults === true) {
+          reply(request.id, [], [])
+          return
+        }
+        const packed = packResults(results)
+        if (packed === undefined) reply(request.id, results, transferablesOf(results))
+        else reply(request.id, packed, [packed.packedResults.buffer as ArrayBuffer])
         return
       }
       case 'serialize':
