@@ -29,11 +29,3 @@ export async function copyInChunks(
 export function ownsWholeBuffer(bytes: Uint8Array): boolean {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
 }
-
-/**
- * The bytes in a buffer of their own: a structured clone copies a view's whole buffer, and a batch decoded
- * from a Raft entry is a view into the message or file it came in.
- */
-export function ownBuffer(bytes: Uint8Array): Uint8Array {
-  return ownsWholeBuffer(bytes) ? bytes : bytes.slice()
-}

@@ -10,7 +10,7 @@
 import { Worker } from 'node:worker_threads'
 import { NOW_MS_MAX } from './determinism.js'
 import { PackedBatch, unpackBatch } from './batch-codec.js'
-import { copyInChunks, ownBuffer } from './buffers.js'
+import { copyInChunks } from './buffers.js'
 import { DbError, dbErrorFromData } from './errors.js'
 import { isPackedResults, unpackResults } from './packed-results.js'
 import type { RunOptions, WireStatement } from './executor.js'
@@ -79,6 +79,8 @@ export class Database {
   #nextId = 1
   /** `run` requests of this event-loop turn, posted together by `#flush` (see `WorkerMessage`). */
   #outbox: WorkerRequest[] = []
+  /** Buffers of the gathered requests that move to the worker with them (see `#run`). */
+  #outboxTransfer: ArrayBuffer[] = []
   #flushScheduled = false
   #messagesPosted = 0
   /** The last request id of each `run` message posted and not yet fully answered, oldest first. */
@@ -314,16 +316,23 @@ export class Database {
   }
 
   async #run(batch: Batch | PackedBatch, options: RunOptions): Promise<StatementResult[]> {
-    const reply = await this.#send<'run'>(
-      batch instanceof PackedBatch && batch.bytes.byteLength >= packedBatchBytesMin
-        ? { type: 'run', packed: ownBuffer(batch.bytes), options }
-        : {
-            type: 'run',
-            batch: toWireBatch(batch instanceof PackedBatch ? unpackBatch(batch.bytes) : batch),
-            options,
-          },
-      [],
-    )
+    let reply: WorkerReplyValues['run']
+    if (batch instanceof PackedBatch && batch.bytes.byteLength >= packedBatchBytesMin) {
+      // A copy of our own that moves to the worker: the entry's bytes stay with the Raft log, and a clone
+      // would copy them twice (into the message, then out of it). Not `slice()`: on a Buffer it is a view,
+      // and moving its memory would detach the log's (or a pool's) bytes.
+      const packed = new Uint8Array(batch.bytes)
+      reply = await this.#send<'run'>({ type: 'run', packed, options }, [packed.buffer as ArrayBuffer])
+    } else {
+      reply = await this.#send<'run'>(
+        {
+          type: 'run',
+          batch: toWireBatch(batch instanceof PackedBatch ? unpackBatch(batch.bytes) : batch),
+          options,
+        },
+        [],
+      )
+    }
     if (isPackedResults(reply)) return unpackResults(reply)
     const results = reply
     for (const result of results) {
@@ -357,10 +366,11 @@ export class Database {
       // The reply's type is fixed by the request type (WorkerReplyValues); the worker is our own code.
       this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject, ...callbacks })
       if (this.#pending.size === 1) this.#worker.ref()
-      if (request.type === 'run' && transfer.length === 0) {
+      if (request.type === 'run') {
         // Gathered until the end of this turn's I/O phase: the entries of one apply and the reads that
         // arrived together leave in one message. The worker still runs them one by one, in order.
         this.#outbox.push(request)
+        for (const buffer of transfer) this.#outboxTransfer.push(buffer)
         if (!this.#flushScheduled) {
           this.#flushScheduled = true
           setImmediate(() => this.#flush())
@@ -389,14 +399,16 @@ export class Database {
     const requests = this.#outbox
     if (requests.length === 0) return
     if (!force && this.#inFlight.length >= runMessagesInFlightMax) return
+    const transfer = this.#outboxTransfer
     this.#outbox = []
+    this.#outboxTransfer = []
     this.#inFlight.push(requests.at(-1)!.id)
     if (requests.length === 1) {
-      this.#post(requests[0]!, [])
+      this.#post(requests[0]!, transfer)
       return
     }
     try {
-      this.#worker.postMessage({ type: 'batch', requests } satisfies WorkerMessage)
+      this.#worker.postMessage({ type: 'batch', requests } satisfies WorkerMessage, transfer)
       this.#messagesPosted++
     } catch {
       // One request that cannot be cloned must fail alone, not take the others with it.

@@ -3,7 +3,7 @@
 // anything that does not pack exactly (errors, rows, a bigint id, a short batch) is left as it is.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Database } from '../../../src/db/index.js'
+import { Database, PackedBatch, packBatch } from '../../../src/db/index.js'
 import { packResults, packedResultsMin, unpackResults } from '../../../src/db/packed-results.js'
 import type { StatementResult } from '../../../src/db/types.js'
 
@@ -69,6 +69,31 @@ test('a bulk INSERT through the worker answers every slot as before, packed or n
     await db.execute([['INSERT INTO t(id, v) VALUES(?, ?)', 2n ** 60n, 'big']], apply)
     const big = await db.execute(batch.slice(0, packedResultsMin), apply)
     assert.equal('last_insert_id' in big[0]! ? big[0].last_insert_id : undefined, 2n ** 60n + 1n)
+  } finally {
+    await db.close()
+  }
+})
+
+test('a packed batch moves to the worker as a copy: the bytes it came in stay whole', async () => {
+  const db = await Database.open()
+  try {
+    await db.execute(['CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)'], apply)
+    const batch = Array.from(
+      { length: 200 },
+      (_, i) => ['INSERT INTO t(v) VALUES(?)', `v${i}`.padEnd(64)] as const,
+    )
+    const bytes = packBatch(batch).bytes
+    assert.ok(bytes.byteLength >= 8 * 1024, 'large enough to go to the worker as bytes')
+    // As a Raft entry holds it: a Buffer view into a larger buffer (the message or file it arrived in).
+    const arrival = Buffer.alloc(bytes.byteLength + 64)
+    arrival.set(bytes, 32)
+    const view = arrival.subarray(32, 32 + bytes.byteLength)
+    const results = await db.execute(new PackedBatch(view), { ...apply, transaction: true })
+    assert.equal(results.length, 200)
+    assert.equal(arrival.buffer.byteLength, bytes.byteLength + 64, 'the arrival buffer is not detached')
+    assert.equal(Buffer.compare(view, bytes), 0, 'the entry still holds its bytes')
+    const again = await db.execute(new PackedBatch(view), apply)
+    assert.deepEqual(again.at(-1), { last_insert_id: 400, rows_affected: 1 })
   } finally {
     await db.close()
   }
