@@ -57,6 +57,14 @@ export interface RaftConfig {
    * up to one more round trip of latency. Default true.
    */
   readonly coalesceReadRounds?: boolean
+  /**
+   * A commit index that advances goes to followers with the next append that carries entries, or with the
+   * next heartbeat (every `heartbeatTicks`), instead of in an empty append of its own to every follower, as
+   * hashicorp/raft (rqlite's) lets it wait for the next append or its commit timeout. Under load every append
+   * carries it anyway; one client writing alone saves two messages, two acknowledgements and two follower
+   * applies per write. Followers then apply (and answer `none` reads) up to a heartbeat later. Default true.
+   */
+  readonly lazyCommitBroadcast?: boolean
   readonly applyBytesMax?: number
   /** Index the state machine already holds (an on-disk database); entries up to it are not handed out again. */
   readonly applied?: number
@@ -118,6 +126,7 @@ export class Raft {
   readonly #inflightMessagesMax: number
   readonly #appendBytesMax: number
   readonly #coalesceAppends: boolean
+  readonly #lazyCommitBroadcast: boolean
   readonly #coalesceReadRounds: boolean
   readonly #bugs: ReadonlySet<PlantedBug>
   readonly logger: RaftLogger
@@ -154,6 +163,7 @@ export class Raft {
     this.#inflightMessagesMax = config.inflightMessagesMax ?? 256
     this.#appendBytesMax = config.appendBytesMax ?? 1 << 20
     this.#coalesceAppends = config.coalesceAppends ?? true
+    this.#lazyCommitBroadcast = config.lazyCommitBroadcast ?? true
     this.#coalesceReadRounds = config.coalesceReadRounds ?? true
     this.#bugs = config.bugs ?? new Set()
     this.logger = config.logger ?? silentLogger
@@ -485,7 +495,7 @@ export class Raft {
     if (this.role !== 'leader') return
     const self = this.progress.get(this.id)
     if (!self) return
-    if (self.maybeUpdate(this.log.stableLastIndex()) && this.#maybeCommit()) this.#broadcastAppend()
+    if (self.maybeUpdate(this.log.stableLastIndex()) && this.#maybeCommit()) this.#broadcastCommit()
   }
 
   // --- replication (leader) ------------------------------------------------------------------
@@ -506,6 +516,12 @@ export class Raft {
 
   #broadcastAppend(): void {
     for (const id of this.progress.keys()) if (id !== this.id) this.#sendAppend(id, true)
+  }
+
+  /** The commit index advanced: tell the followers now, or (lazily) with whatever is sent to them next. */
+  #broadcastCommit(): void {
+    if (!this.#lazyCommitBroadcast) return this.#broadcastAppend()
+    for (const id of this.progress.keys()) if (id !== this.id) this.#sendAppend(id, false)
   }
 
   /**
@@ -601,7 +617,7 @@ export class Raft {
       pr.becomeReplicate()
     } else if (pr.state === 'replicate') pr.freeInflightsTo(pr.match)
     if (this.#maybeCommit()) {
-      this.#broadcastAppend()
+      this.#broadcastCommit()
     } else {
       while (this.#sendAppend(m.from, false)) {}
     }

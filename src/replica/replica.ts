@@ -51,6 +51,7 @@ export interface ReplicaOptions {
   readonly inflightMessagesMax?: number
   readonly coalesceAppends?: boolean
   readonly coalesceReadRounds?: boolean
+  readonly lazyCommitBroadcast?: boolean
   readonly logger?: ReplicaLogger
   /** Test-only planted bugs (see src/raft/planted-bugs.ts); the driver's own are honoured here. */
   readonly bugs?: ReadonlySet<PlantedBug>
@@ -129,6 +130,9 @@ export class Replica {
         : {}),
       ...(options.coalesceAppends !== undefined ? { coalesceAppends: options.coalesceAppends } : {}),
       ...(options.coalesceReadRounds !== undefined ? { coalesceReadRounds: options.coalesceReadRounds } : {}),
+      ...(options.lazyCommitBroadcast !== undefined
+        ? { lazyCommitBroadcast: options.lazyCommitBroadcast }
+        : {}),
     }
     this.#node = new RawNode(raftConfig, options.storage)
   }

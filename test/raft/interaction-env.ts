@@ -45,10 +45,15 @@ export class InteractionEnv {
   output: string[] = []
   /**
    * Overrides of the nodes' Raft config, read when a node is made. Appends and ReadIndex rounds are not
-   * coalesced by default: the scripts pin etcd's flow (an append per proposal, a round per Ready); coalescing
-   * has its own tests (test/unit/raft/paper.test.ts) and is drawn per seed by the simulator.
+   * coalesced, and commits are broadcast at once, by default: the scripts pin etcd's flow (an append per
+   * proposal, a round per Ready, an append per commit); these options have their own tests
+   * (test/unit/raft/paper.test.ts) and are drawn per seed by the simulator.
    */
-  raftConfig: Partial<RaftConfig> = { coalesceAppends: false, coalesceReadRounds: false }
+  raftConfig: Partial<RaftConfig> = {
+    coalesceAppends: false,
+    coalesceReadRounds: false,
+    lazyCommitBroadcast: false,
+  }
 
   #newNode(id: NodeId, storage: MemoryLog): EnvNode {
     const node = new RawNode(

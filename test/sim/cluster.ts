@@ -51,6 +51,8 @@ export interface FaultProfile {
   readonly coalesceAppends: boolean
   /** ReadIndex requests wait for the round in flight (RaftConfig.coalesceReadRounds). */
   readonly coalesceReadRounds: boolean
+  /** A new commit index waits for the next append or heartbeat (RaftConfig.lazyCommitBroadcast). */
+  readonly lazyCommitBroadcast: boolean
   readonly clockDrift: number
   readonly clientCount: number
   readonly keyCount: number
@@ -87,6 +89,7 @@ export function drawProfile(random: Prng, overrides: Partial<FaultProfile> = {})
     // Drawn last, so that the draws above (and the seeds found with them) are what they were without it.
     coalesceAppends: random.chance(0.5),
     coalesceReadRounds: random.chance(0.5),
+    lazyCommitBroadcast: random.chance(0.5),
     ...overrides,
   }
 }
@@ -219,6 +222,7 @@ export class SimCluster {
       inflightMessagesMax: this.profile.inflightMessagesMax,
       coalesceAppends: this.profile.coalesceAppends,
       coalesceReadRounds: this.profile.coalesceReadRounds,
+      lazyCommitBroadcast: this.profile.lazyCommitBroadcast,
       bugs: this.bugs,
       random: this.#raft.fork(`node-${id}`),
       fatal: (node, error) => {

@@ -37,6 +37,7 @@ export interface NodeHost {
   readonly inflightMessagesMax: number
   readonly coalesceAppends: boolean
   readonly coalesceReadRounds: boolean
+  readonly lazyCommitBroadcast: boolean
   readonly bugs: ReadonlySet<PlantedBug>
   readonly random: Prng
   observer: NodeObserver
@@ -150,6 +151,7 @@ export class SimNode {
       inflightMessagesMax: host.inflightMessagesMax,
       coalesceAppends: host.coalesceAppends,
       coalesceReadRounds: host.coalesceReadRounds,
+      lazyCommitBroadcast: host.lazyCommitBroadcast,
       bugs: host.bugs,
       observer: {
         onReady: (ready) => observer.onReady(this, ready),

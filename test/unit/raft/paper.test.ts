@@ -85,6 +85,8 @@ function makeNode(id: NodeId, options: NodeOptions = {}): EnvNode {
       heartbeatTicks: 1,
       random: mulberry32(id),
       inflightMessagesMax: 4,
+      // The section tests pin etcd's flow, where a commit goes out at once; the lazy one has its own tests.
+      lazyCommitBroadcast: false,
       bugs: options.bugs ?? new Set(),
       ...options.config,
     },
@@ -420,7 +422,8 @@ describe('§5.3 log replication', () => {
   })
 
   test('§5.3: a leader commits an entry once a majority stores it, and followers learn it later', () => {
-    const env = electedCluster([1, 2, 3, 4, 5])
+    // The commit broadcast at once, as etcd sends it; the lazy default is tested below.
+    const env = electedCluster([1, 2, 3, 4, 5], { lazyCommitBroadcast: false })
     const leader = env.get(1)
     leader.node.propose(data('x'))
     const appends = ofType(drain(leader).messages, 'append')
@@ -444,6 +447,36 @@ describe('§5.3 log replication', () => {
         [5, 7],
       ],
       'the next appends carry the new commit index',
+    )
+  })
+
+  test('§5.3, lazily: a new commit index waits for the next append with entries, or the next heartbeat', () => {
+    const env = electedCluster([1, 2, 3])
+    const leader = env.get(1)
+    leader.node.propose(data('x'))
+    assert.equal(ofType(drain(leader).messages, 'append').length, 2)
+    ackAppend(leader, 2, 5)
+    assert.equal(leader.node.status().commit, 5, 'two of three copies: committed')
+    const out = drain(leader)
+    assert.deepEqual(
+      out.committed.map((e) => `${e.term}/${e.index}`),
+      ['2/5'],
+    )
+    assert.deepEqual(out.messages, [], 'no empty append only to say so')
+    leader.node.propose(data('y'))
+    assert.deepEqual(
+      ofType(drain(leader).messages, 'append').map((m) => [m.to, m.entries.length, m.commit]),
+      [[2, 1, 5]],
+      'the next entries carry it (node 3 still has x in flight, so y waits for its acknowledgement)',
+    )
+    leader.node.tick()
+    assert.deepEqual(
+      ofType(drain(leader).messages, 'heartbeat').map((m) => [m.to, m.commit]),
+      [
+        [2, 5],
+        [3, 4],
+      ],
+      'a heartbeat carries it, up to what each follower holds',
     )
   })
 
@@ -515,7 +548,8 @@ describe('§5.4 safety', () => {
   })
 
   test('Figure 2: a restarted node keeps its term, vote and log, and re-applies its committed entries', () => {
-    const env = electedCluster([1, 2, 3])
+    // Node 2 must learn the commit before it restarts: at once, not with a later heartbeat.
+    const env = electedCluster([1, 2, 3], { lazyCommitBroadcast: false })
     env.get(1).node.propose(data('a'))
     env.stabilize()
     const before = env.get(2).node.status()
