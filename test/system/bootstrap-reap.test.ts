@@ -37,7 +37,13 @@ test('three nodes bootstrap together with -bootstrap-expect 3; a dead voter is r
     30_000,
     'the dead voter to be reaped',
   )
-  assert.match(leader.log, /reaped unreachable nodes/)
+  // /nodes shows the new configuration once the leader appends the removal; the reaper logs once it is
+  // committed and applied, a moment later (CI once read the log in between).
+  await waitFor(
+    async () => (/reaped unreachable nodes/.test(leader.log) ? true : undefined),
+    10_000,
+    'the leader to log the reaping',
+  )
   const status = (await getJson(leader, '/status?key=store.raft')) as { num_peers: number }
   assert.equal(status.num_peers, 1)
   await execute(leader, ['INSERT INTO t VALUES (2)'])
