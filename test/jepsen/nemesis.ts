@@ -38,7 +38,9 @@ export interface NemesisRequirements {
 export function requirements(names: readonly NemesisName[]): NemesisRequirements {
   return {
     // Frequent snapshots: compaction and InstallSnapshot happen all the time under every other fault.
-    flags: names.includes('snapshot') ? ['-raft-snap', '50', '-raft-snap-int', '5s'] : [],
+    flags: names.includes('snapshot')
+      ? ['-raft-snap', '50', '-raft-snap-int', '5s', '-raft-snap-spacing', '0s']
+      : [],
     faketime: names.includes('clock'),
     tmpfsBytes: names.includes('disk') ? 128 * 1024 * 1024 : undefined,
   }

@@ -53,6 +53,8 @@ export interface FaultProfile {
   readonly coalesceReadRounds: boolean
   /** A new commit index waits for the next append or heartbeat (RaftConfig.lazyCommitBroadcast). */
   readonly lazyCommitBroadcast: boolean
+  /** Ticks a threshold snapshot waits after the last one began (ReplicaOptions.snapshotSpacingTicks). */
+  readonly snapshotSpacingTicks: number
   readonly clockDrift: number
   readonly clientCount: number
   readonly keyCount: number
@@ -90,6 +92,7 @@ export function drawProfile(random: Prng, overrides: Partial<FaultProfile> = {})
     coalesceAppends: random.chance(0.5),
     coalesceReadRounds: random.chance(0.5),
     lazyCommitBroadcast: random.chance(0.5),
+    snapshotSpacingTicks: random.pick([0, 0, 10, 100]),
     ...overrides,
   }
 }
@@ -223,6 +226,7 @@ export class SimCluster {
       coalesceAppends: this.profile.coalesceAppends,
       coalesceReadRounds: this.profile.coalesceReadRounds,
       lazyCommitBroadcast: this.profile.lazyCommitBroadcast,
+      snapshotSpacingTicks: this.profile.snapshotSpacingTicks,
       bugs: this.bugs,
       random: this.#raft.fork(`node-${id}`),
       fatal: (node, error) => {

@@ -38,6 +38,7 @@ export interface NodeHost {
   readonly coalesceAppends: boolean
   readonly coalesceReadRounds: boolean
   readonly lazyCommitBroadcast: boolean
+  readonly snapshotSpacingTicks: number
   readonly bugs: ReadonlySet<PlantedBug>
   readonly random: Prng
   observer: NodeObserver
@@ -152,6 +153,7 @@ export class SimNode {
       coalesceAppends: host.coalesceAppends,
       coalesceReadRounds: host.coalesceReadRounds,
       lazyCommitBroadcast: host.lazyCommitBroadcast,
+      snapshotSpacingTicks: host.snapshotSpacingTicks,
       bugs: host.bugs,
       observer: {
         onReady: (ready) => observer.onReady(this, ready),

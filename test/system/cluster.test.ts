@@ -11,7 +11,7 @@ let cluster: Cluster
 
 before(async () => {
   // Snapshots every 20 entries, so a node that misses a few dozen writes must catch up from a snapshot.
-  cluster = await Cluster.create(['-raft-snap', '20'])
+  cluster = await Cluster.create(['-raft-snap', '20', '-raft-snap-spacing', '0s'])
 })
 
 after(async () => {

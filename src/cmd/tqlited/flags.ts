@@ -13,6 +13,7 @@ export interface NodeConfig {
   readonly onDisk: boolean
   readonly raftSnap: number
   readonly raftSnapIntervalMs: number
+  readonly raftSnapSpacingMs: number
   readonly raftElectionTimeoutMs: number
   readonly raftHeartbeatTimeoutMs: number
   readonly raftNonVoter: boolean
@@ -88,6 +89,12 @@ export const flagSpecs: readonly FlagSpec[] = [
     kind: 'duration',
     defaultValue: '30s',
     help: 'Also snapshot at this interval when anything was applied since the last snapshot',
+  },
+  {
+    name: 'raft-snap-spacing',
+    kind: 'duration',
+    defaultValue: '10s',
+    help: 'Least time from the start of one snapshot taken for -raft-snap to the next (each copies the whole database; rqlite checks its threshold every 10s); 0s: none',
   },
   {
     name: 'raft-election-timeout',
@@ -247,6 +254,7 @@ export function parseFlags(argv: readonly string[]): {
     onDisk: bool('on-disk'),
     raftSnap: int('raft-snap', 1),
     raftSnapIntervalMs: duration('raft-snap-int'),
+    raftSnapSpacingMs: duration('raft-snap-spacing', true),
     raftElectionTimeoutMs: duration('raft-election-timeout'),
     raftHeartbeatTimeoutMs: duration('raft-heartbeat-timeout'),
     raftNonVoter: bool('raft-non-voter'),

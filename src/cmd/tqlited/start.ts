@@ -137,6 +137,7 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
     // snapshotted at the same index, each stalling its appends for 14–59 ms while it switched log files (timed
     // in a dev build). Back to back, 3 pairs of 8 s: p99 41.8, 37.8, 32.6 ms against 45.4, 41.9, 45.9 ms.
     snapshotJitter: 0.25,
+    snapshotSpacingTicks: Math.ceil(config.raftSnapSpacingMs / tickMs),
     logger: logger.child({ component: 'replica' }),
   })
   const store = new Store({

@@ -14,6 +14,7 @@ test('defaults: in memory, HTTP on localhost:4001, Raft on localhost:4002', () =
   assert.equal(config.onDisk, false)
   assert.equal(config.dataDir, 'data')
   assert.equal(config.raftSnapIntervalMs, 30_000)
+  assert.equal(config.raftSnapSpacingMs, 10_000)
 })
 
 test('every flag listed by -h is accepted', () => {

@@ -107,8 +107,9 @@ async function startLeaderTicking(
   storage: ReplicaStorage,
   pending: Deferred[],
   machine: ReplicaStateMachine = stateMachine,
+  extra: Partial<ReplicaOptions> = {},
 ): Promise<{ replica: Replica; tick: () => void }> {
-  const started = makeReplica(storage, [], 3, new Set(), machine)
+  const started = makeReplica(storage, [], 3, new Set(), machine, extra)
   started.replica.start()
   started.replica.campaign()
   await drainSaves(pending)
@@ -301,6 +302,34 @@ test("entries keep being applied while a snapshot's bytes are copied out; it hol
   assert.equal(snapshots.length, 1)
   assert.equal(snapshots[0]!.meta.index, capturedAt[0])
   assert.ok(capturedAt[0]! < replica.appliedIndex)
+  replica.stop()
+})
+
+test('a due snapshot waits snapshotSpacingTicks from the start of the last one, however cheap that was', async () => {
+  const { storage, pending, snapshots } = controlledStorage([1])
+  const { machine, copies } = slowCopyStateMachine()
+  const { replica, tick } = await startLeaderTicking(storage, pending, machine, { snapshotSpacingTicks: 20 })
+  const drain = () => drainSaves(pending)
+  await proposeWords(replica, pending, ['a', 'b', 'c'])
+  assert.equal(copies.length, 1)
+  // The first snapshot costs 1 tick: nine times that would allow the next after 10 ticks, the floor says 20.
+  tick()
+  copies.shift()!()
+  await drain()
+  assert.equal(snapshots.length, 1)
+  for (let i = 0; i < 10; i++) tick()
+  await proposeWords(replica, pending, ['d', 'e', 'f', 'g'])
+  await drain()
+  assert.equal(copies.length, 0, 'taken again before the spacing passed')
+  for (let i = 0; i < 8; i++) tick()
+  await drain()
+  assert.equal(copies.length, 0, 'taken one tick early')
+  tick()
+  await drain()
+  assert.equal(copies.length, 1, 'the deferred snapshot was not taken once the spacing passed')
+  copies.shift()!()
+  await drain()
+  assert.equal(snapshots.length, 2)
   replica.stop()
 })
 
