@@ -51,7 +51,7 @@ let connection: Connection
 try {
   helper = openSqlite(':memory:', nativeOptions)
   helper.defaultSafeIntegers(true)
-  connection = connect(openSqlite(config.path ?? ':memory:', nativeOptions))
+  connection = connect(openSqlite(config.path ?? emptyImage(), nativeOptions))
   const sqliteVersion = String(helper.prepare('SELECT sqlite_version()').pluck().get())
   post({ type: 'ready', sqliteVersion, appliedIndex: connection.executor.appliedIndex })
   port.on('message', (message: WorkerMessage) =>
@@ -220,6 +220,24 @@ function vacuumedImage(): Buffer {
     return readFileSync(file)
   } finally {
     rmSync(directory, { recursive: true, force: true })
+  }
+}
+
+/**
+ * An in-memory database is opened from an image (SQLite's memdb), as a restored one is, never as a plain
+ * `:memory:` database. The two differ in one way that matters: memdb caps the database at its image's size or
+ * 1 GiB, whichever is larger (SQLITE_MEMDB_DEFAULT_MAXSIZE; better-sqlite3 offers no way to raise it), while
+ * `:memory:` grows without limit. With both, a node restored from a snapshot failed an INSERT past 1 GiB with
+ * "database or disk is full" that the nodes which had applied every entry took: the replicas diverged. Now
+ * every replica fails the same statement the same way (rqlite's in-memory databases have a limit as well;
+ * `-on-disk` has none).
+ */
+function emptyImage(): Buffer {
+  const blank = openSqlite(':memory:', nativeOptions)
+  try {
+    return blank.serialize()
+  } finally {
+    blank.close()
   }
 }
 

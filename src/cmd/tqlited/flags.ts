@@ -76,7 +76,7 @@ export const flagSpecs: readonly FlagSpec[] = [
     name: 'on-disk',
     kind: 'bool',
     defaultValue: 'false',
-    help: 'Keep the SQLite database in a file in the data directory (default: in memory)',
+    help: 'Keep the SQLite database in a file in the data directory (default: in memory, at most 1 GiB)',
   },
   {
     name: 'raft-snap',
