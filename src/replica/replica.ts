@@ -111,6 +111,8 @@ export class Replica {
   /** Applied entries past the last snapshot that make the next one due (see `snapshotJitter`). */
   #snapshotThreshold: number
   #snapshotsRestored = 0
+  /** A `requestSnapshot` task is queued. */
+  #snapshotRequested = false
   /** Index of the last entry handed to the state machine (or restored from a snapshot). */
   #applied: number
   /** The configuration in force at `#applied`: what a snapshot taken there must carry. */
@@ -352,9 +354,19 @@ export class Replica {
     for (const message of ready.messages) this.#options.transport.send(message)
   }
 
-  /** Takes a snapshot soon if anything was applied since the last one (the `-raft-snap-int` timer). */
+  /**
+   * Takes a snapshot soon if anything was applied since the last one (the `-raft-snap-int` timer), after the
+   * state machine work already queued, unless one is being written. One request waits at a time. Requests
+   * are not dropped while work is queued: under a steady bulk load (1,000-row entries, never 8,192 of them)
+   * the queue was never empty when the timer fired, and the log, held in memory, grew by 22 MB/s unbounded.
+   */
   requestSnapshot(): void {
-    if (this.#applyTasks === 0) this.#enqueueApply(async () => void (await this.#maybeSnapshot(true, false)))
+    if (this.#snapshotRequested) return
+    this.#snapshotRequested = true
+    this.#enqueueApply(async () => {
+      this.#snapshotRequested = false
+      if (this.#snapshotWrite === undefined) await this.#maybeSnapshot(true, false)
+    })
   }
 
   /**

@@ -305,6 +305,36 @@ test("entries keep being applied while a snapshot's bytes are copied out; it hol
   replica.stop()
 })
 
+test('a timed snapshot request waits behind queued state machine work instead of being dropped', async () => {
+  const { storage, pending, snapshots } = controlledStorage([1])
+  const held: (() => void)[] = []
+  const machine: ReplicaStateMachine = {
+    // Every apply waits for the test: the state machine always has work queued, as under a steady load.
+    apply: () => new Promise<void>((resolve) => held.push(resolve)),
+    async restore() {},
+    async snapshot() {
+      return { data: Promise.resolve(new TextEncoder().encode('image')) }
+    },
+  }
+  const started = makeReplica(storage, [], 0, new Set(), machine)
+  const { replica } = started
+  replica.start()
+  replica.campaign()
+  await drainSaves(pending)
+  replica.propose(new TextEncoder().encode('a'))
+  await drainSaves(pending)
+  assert.ok(held.length > 0, 'an apply is in progress')
+  replica.requestSnapshot()
+  for (let i = 0; i < 10 && held.length > 0; i++) {
+    held.shift()!()
+    await drainSaves(pending)
+  }
+  assert.equal(held.length, 0)
+  assert.equal(snapshots.length, 1, 'the timed request was dropped while applies were queued')
+  assert.equal(replica.stats.snapshotsTaken, 1)
+  replica.stop()
+})
+
 test('a due snapshot waits snapshotSpacingTicks from the start of the last one, however cheap that was', async () => {
   const { storage, pending, snapshots } = controlledStorage([1])
   const { machine, copies } = slowCopyStateMachine()
