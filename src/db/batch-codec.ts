@@ -1,4 +1,4 @@
-import { Packr } from 'msgpackr'
+import { Packr, RESERVE_START_SPACE } from 'msgpackr'
 import type { Batch } from './types.js'
 
 /**
@@ -17,6 +17,14 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: '
 
 export function packBatch(batch: Batch): PackedBatch {
   return new PackedBatch(packr.pack(batch))
+}
+
+/**
+ * The packed batch after `room` free bytes (at most 255), in one buffer: a caller that puts a header in front
+ * of a batch writes it there instead of copying the batch after it.
+ */
+export function packBatchWithRoom(batch: Batch, room: number): Uint8Array {
+  return packr.pack(batch, RESERVE_START_SPACE | room)
 }
 
 /** The batch as it was packed; its shape is checked by `toWireBatch`, as any batch is. */
