@@ -4,9 +4,9 @@ import { type BackoffOptions, backoffDelayMs } from './backoff.js'
 import { dial } from './dial.js'
 import { ProtocolError, describeError } from './errors.js'
 import type { FramedSocket } from './framed-socket.js'
-import { encodeFrame } from './frame-codec.js'
+import { encodeFrame, encodeFrameHeader } from './frame-codec.js'
 import type { Logger } from './logger.js'
-import { encodeMessage, encodeMessageSegments } from './message-codec.js'
+import { encodeMessageSegments } from './message-codec.js'
 import { PartSource } from './message-parts.js'
 import { FrameType } from './protocol.js'
 import { SendQueue } from './send-queue.js'
@@ -252,10 +252,17 @@ export class PeerConnection {
     if (head === undefined) return undefined
     this.#queue.shift()
     if (head.bytes <= chunkBytes) {
-      const encoded = encodeMessage(head.item)
-      this.#smallBytesSincePart += encoded.byteLength
+      const segments = encodeMessageSegments(head.item)
       this.#options.stats.messagesSent += 1
-      return [encodeFrame(FrameType.message, encoded)]
+      if (segments.length === 1) {
+        const encoded = segments[0]!
+        this.#smallBytesSincePart += encoded.byteLength
+        return [encodeFrame(FrameType.message, encoded)]
+      }
+      // Large entries' data is referenced, not copied: a gather write of the frame header and the segments.
+      const bytes = segments.reduce((sum, segment) => sum + segment.byteLength, 0)
+      this.#smallBytesSincePart += bytes
+      return [encodeFrameHeader(FrameType.message, bytes), ...segments]
     }
     this.#stream = new PartSource(encodeMessageSegments(head.item))
     return this.#nextPart(this.#stream)

@@ -31,6 +31,11 @@ export class ByteWriter {
     this.#littleEndian = order === 'little'
   }
 
+  /** Bytes written so far. */
+  get offset(): number {
+    return this.#offset
+  }
+
   u8(value: number): void {
     this.#view.setUint8(this.#offset, value)
     this.#offset += 1

@@ -11,6 +11,7 @@ import {
   encodeMessage,
   encodeMessageSegments,
   encodedMessageBytes,
+  referencedEntryBytesMin,
   validateMessage,
 } from '../../../src/transport/message-codec.js'
 import { AssertionError } from '../../../src/util/assert.js'
@@ -42,6 +43,36 @@ describe('message codec round trip', () => {
       )
     })
   }
+
+  test("an append's large entries are referenced by its segments, and the segments make the same bytes", () => {
+    const big = (n: number, fill: number) => new Uint8Array(referencedEntryBytesMin + n).fill(fill)
+    const first = big(0, 1)
+    const last = big(100, 3)
+    const message: Message = {
+      type: 'append',
+      from: 1,
+      to: 2,
+      term: 7,
+      prevIndex: 9,
+      prevTerm: 5,
+      commit: 9,
+      entries: [
+        { kind: 'normal', index: 10, term: 7, data: first },
+        { kind: 'normal', index: 11, term: 7, data: new Uint8Array(referencedEntryBytesMin - 1).fill(2) },
+        { kind: 'noop', index: 12, term: 7 },
+        { kind: 'normal', index: 13, term: 7, data: last },
+      ],
+    }
+    const segments = encodeMessageSegments(message)
+    assert.deepStrictEqual(Buffer.concat(segments), Buffer.from(encodeMessage(message)))
+    // Views of the entries' own bytes, not copies; the entry just below the threshold is copied.
+    assert.deepStrictEqual(
+      segments.filter((segment) => segment === first || segment === last),
+      [first, last],
+    )
+    assert.equal(segments.length, 4, 'head, first data, the middle entries and the last head, last data')
+    assert.deepStrictEqual(decodeMessage(Buffer.concat(segments)), message)
+  })
 
   test('every entry kind and binary data of every byte value survive', () => {
     const data = Uint8Array.from({ length: 256 }, (_, i) => i)

@@ -108,6 +108,48 @@ describe('TcpTransport on loopback', () => {
     }
   })
 
+  test('appends holding large entries (sent by reference) arrive intact and in order among small ones', async () => {
+    const [a, b] = [await node(41), await node(42)]
+    meshPeers([a, b])
+    const count = 60
+    // Every third append carries two 140 KB entries, as a bulk INSERT does; the others one small entry.
+    const large = (i: number) => i % 3 === 0
+    const dataOf = (index: number, i: number) => new Uint8Array(large(i) ? 140_000 : 1).fill(index & 0xff)
+    for (let i = 1; i <= count; i++) {
+      const indexes = large(i) ? [2 * i - 1, 2 * i] : [2 * i - 1]
+      const entries = indexes.map((index) => ({
+        kind: 'normal' as const,
+        index,
+        term: 3,
+        data: dataOf(index, i),
+      }))
+      a.transport.send({
+        type: 'append',
+        from: 41,
+        to: 42,
+        term: 3,
+        prevIndex: 2 * i - 2,
+        prevTerm: 3,
+        commit: i,
+        entries,
+      })
+    }
+    await b.inbox.waitForCount(count)
+    const got = b.inbox.messages.filter((m) => m.type === 'append')
+    assert.deepEqual(
+      got.map((m) => m.commit),
+      Array.from({ length: count }, (_, i) => i + 1),
+    )
+    for (const m of got) {
+      assert.ok(m.type === 'append')
+      assert.equal(m.entries.length, large(m.commit) ? 2 : 1)
+      for (const entry of m.entries) {
+        assert.ok(entry.kind === 'normal')
+        assert.deepEqual(entry.data, dataOf(entry.index, m.commit))
+      }
+    }
+  })
+
   test('a 20 MB snapshot arrives intact, in parts, with a heartbeat overtaking it', async () => {
     // A 2 MiB frame limit on both ends: a single 20 MB frame would be refused, so delivery proves the parts.
     const limits = { frameBytesMax: 2 * 1024 * 1024, chunkBytes: 1024 * 1024 }
