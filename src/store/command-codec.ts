@@ -121,8 +121,10 @@ function decodeSplit(data: Uint8Array): Command {
   if (kind !== 'execute' && kind !== 'query') {
     throw new CommandDecodeError(`unknown command kind ${String(kind)} before packed statements`)
   }
-  // A view: the entry's bytes are not copied (the db layer copies a batch it hands over).
-  return { ...(header as object), statements: new PackedBatch(data.subarray(headEnd)) } as Command
+  // A view: the entry's bytes are not copied (the db layer copies a batch it hands over). The header is a
+  // fresh plain object (mapsAsObjects), so it takes the statements itself rather than being spread into a copy.
+  ;(header as { statements?: PackedBatch }).statements = new PackedBatch(data.subarray(headEnd))
+  return header as Command
 }
 
 /** Generic msgpack encoding for the store's RPC bodies and snapshots (same settings as commands). */
