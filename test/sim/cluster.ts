@@ -55,6 +55,8 @@ export interface FaultProfile {
   readonly lazyCommitBroadcast: boolean
   /** Ticks a threshold snapshot waits after the last one began (ReplicaOptions.snapshotSpacingTicks). */
   readonly snapshotSpacingTicks: number
+  /** Interval snapshots (ReplicaOptions.snapshotIntervalTicks; 0: none). */
+  readonly snapshotIntervalTicks: number
   readonly clockDrift: number
   readonly clientCount: number
   readonly keyCount: number
@@ -93,6 +95,7 @@ export function drawProfile(random: Prng, overrides: Partial<FaultProfile> = {})
     coalesceReadRounds: random.chance(0.5),
     lazyCommitBroadcast: random.chance(0.5),
     snapshotSpacingTicks: random.pick([0, 0, 10, 100]),
+    snapshotIntervalTicks: random.pick([0, 0, 20, 200]),
     ...overrides,
   }
 }
@@ -227,6 +230,7 @@ export class SimCluster {
       coalesceReadRounds: this.profile.coalesceReadRounds,
       lazyCommitBroadcast: this.profile.lazyCommitBroadcast,
       snapshotSpacingTicks: this.profile.snapshotSpacingTicks,
+      snapshotIntervalTicks: this.profile.snapshotIntervalTicks,
       bugs: this.bugs,
       random: this.#raft.fork(`node-${id}`),
       fatal: (node, error) => {

@@ -39,6 +39,7 @@ export interface NodeHost {
   readonly coalesceReadRounds: boolean
   readonly lazyCommitBroadcast: boolean
   readonly snapshotSpacingTicks: number
+  readonly snapshotIntervalTicks: number
   readonly bugs: ReadonlySet<PlantedBug>
   readonly random: Prng
   observer: NodeObserver
@@ -154,6 +155,7 @@ export class SimNode {
       coalesceReadRounds: host.coalesceReadRounds,
       lazyCommitBroadcast: host.lazyCommitBroadcast,
       snapshotSpacingTicks: host.snapshotSpacingTicks,
+      snapshotIntervalTicks: host.snapshotIntervalTicks,
       bugs: host.bugs,
       observer: {
         onReady: (ready) => observer.onReady(this, ready),

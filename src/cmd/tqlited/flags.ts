@@ -88,7 +88,7 @@ export const flagSpecs: readonly FlagSpec[] = [
     name: 'raft-snap-int',
     kind: 'duration',
     defaultValue: '30s',
-    help: 'Also snapshot at this interval when anything was applied since the last snapshot',
+    help: 'Also snapshot at this interval (plus up to a quarter, drawn per node) when anything was applied since the last snapshot',
   },
   {
     name: 'raft-snap-spacing',

@@ -305,6 +305,34 @@ test("entries keep being applied while a snapshot's bytes are copied out; it hol
   replica.stop()
 })
 
+test('an interval snapshot comes snapshotIntervalTicks plus the drawn jitter after the start, then again', async () => {
+  const { storage, pending, snapshots } = controlledStorage([1])
+  const started = makeReplica(storage, [], 0, new Set(), stateMachine, {
+    snapshotIntervalTicks: 20,
+    snapshotJitter: 0.25,
+  })
+  const { replica, tick } = started
+  replica.start()
+  replica.campaign()
+  await drainSaves(pending)
+  await proposeWords(replica, pending, ['a'])
+  // random() is 0.5: 20 + floor(20 × 0.25 × 0.5) = 22 ticks.
+  for (let i = 0; i < 21; i++) tick()
+  await drainSaves(pending)
+  assert.equal(snapshots.length, 0, 'taken before the interval passed')
+  tick()
+  await drainSaves(pending)
+  assert.equal(snapshots.length, 1, 'not taken once the interval passed')
+  await proposeWords(replica, pending, ['b'])
+  for (let i = 0; i < 21; i++) tick()
+  await drainSaves(pending)
+  assert.equal(snapshots.length, 1)
+  tick()
+  await drainSaves(pending)
+  assert.equal(snapshots.length, 2, 'the next interval was not drawn again')
+  replica.stop()
+})
+
 test('a timed snapshot request waits behind queued state machine work instead of being dropped', async () => {
   const { storage, pending, snapshots } = controlledStorage([1])
   const held: (() => void)[] = []
