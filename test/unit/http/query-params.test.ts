@@ -2,6 +2,7 @@
 // query strings and URLSearchParams and comparing the typed result or the 400 message with rqlite's.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import fc from 'fast-check'
 import {
   QueryParamError,
   parseGoAtoi,
@@ -235,4 +236,21 @@ test('parseGoAtoi follows Go strconv.Atoi', () => {
   assert.equal(parseGoAtoi('007'), 7)
   for (const bad of ['', '+', '1_000', '0x10', ' 1', '1e3', '9223372036854775808'])
     assert.equal(parseGoAtoi(bad), undefined, bad)
+})
+
+test('parseGoQuery: escapes of any bytes decode as Go decodes them (invalid UTF-8 becomes U+FFFD)', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 40 }), fc.boolean(), (bytes, plusForSpace) => {
+      // Each byte escaped, or kept when it is a plain character; spaces as `+` half the time.
+      let query = 'q='
+      for (const b of bytes) {
+        const plain = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a)
+        if (plusForSpace && b === 0x20) query += '+'
+        else query += plain ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0')}`
+      }
+      const expected = Buffer.from(bytes).toString('utf8')
+      assert.equal(parseGoQuery(query).get('q') ?? '', expected)
+    }),
+    { numRuns: 500 },
+  )
 })
