@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
-import type { Message } from '../../../src/raft/message.js'
+import type { Entry, Message } from '../../../src/raft/message.js'
 import { MessageDecodeError } from '../../../src/transport/errors.js'
 import {
   decodeMessage,
@@ -25,6 +25,11 @@ function decodeOrDecodeError(bytes: Uint8Array): Message | MessageDecodeError {
     if (error instanceof MessageDecodeError) return error
     throw new Error(`decodeMessage threw ${String(error)}, not a MessageDecodeError`, { cause: error })
   }
+}
+
+/** An append from node 1 to node 2 in term 7 of `entries`, following index 9 of term 5. */
+function appendAfter9(entries: Entry[]): Message {
+  return { type: 'append', from: 1, to: 2, term: 7, prevIndex: 9, prevTerm: 5, commit: 9, entries }
 }
 
 describe('message codec round trip', () => {
@@ -48,21 +53,12 @@ describe('message codec round trip', () => {
     const big = (n: number, fill: number) => new Uint8Array(referencedEntryBytesMin + n).fill(fill)
     const first = big(0, 1)
     const last = big(100, 3)
-    const message: Message = {
-      type: 'append',
-      from: 1,
-      to: 2,
-      term: 7,
-      prevIndex: 9,
-      prevTerm: 5,
-      commit: 9,
-      entries: [
-        { kind: 'normal', index: 10, term: 7, data: first },
-        { kind: 'normal', index: 11, term: 7, data: new Uint8Array(referencedEntryBytesMin - 1).fill(2) },
-        { kind: 'noop', index: 12, term: 7 },
-        { kind: 'normal', index: 13, term: 7, data: last },
-      ],
-    }
+    const message = appendAfter9([
+      { kind: 'normal', index: 10, term: 7, data: first },
+      { kind: 'normal', index: 11, term: 7, data: new Uint8Array(referencedEntryBytesMin - 1).fill(2) },
+      { kind: 'noop', index: 12, term: 7 },
+      { kind: 'normal', index: 13, term: 7, data: last },
+    ])
     const segments = encodeMessageSegments(message)
     assert.deepStrictEqual(Buffer.concat(segments), Buffer.from(encodeMessage(message)))
     // Views of the entries' own bytes, not copies; the entry just below the threshold is copied.
@@ -76,21 +72,12 @@ describe('message codec round trip', () => {
 
   test('every entry kind and binary data of every byte value survive', () => {
     const data = Uint8Array.from({ length: 256 }, (_, i) => i)
-    const message: Message = {
-      type: 'append',
-      from: 1,
-      to: 2,
-      term: 7,
-      prevIndex: 9,
-      prevTerm: 5,
-      commit: 9,
-      entries: [
-        { kind: 'normal', index: 10, term: 5, data },
-        { kind: 'normal', index: 11, term: 6, data: new Uint8Array(0) },
-        { kind: 'confChange', index: 12, term: 6, change: { type: 'addNonVoter', nodeId: 4 } },
-        { kind: 'noop', index: 13, term: 7 },
-      ],
-    }
+    const message = appendAfter9([
+      { kind: 'normal', index: 10, term: 5, data },
+      { kind: 'normal', index: 11, term: 6, data: new Uint8Array(0) },
+      { kind: 'confChange', index: 12, term: 6, change: { type: 'addNonVoter', nodeId: 4 } },
+      { kind: 'noop', index: 13, term: 7 },
+    ])
     const decoded = decodeMessage(encodeMessage(message))
     assert.deepStrictEqual(decoded, message)
     // A copy, not a view of the wire bytes.

@@ -363,6 +363,25 @@ test('a timed snapshot request waits behind queued state machine work instead of
   replica.stop()
 })
 
+/**
+ * With one snapshot taken and the next one due but deferred: `early` ticks start no capture, the next tick
+ * starts it, and once its bytes come it is the second snapshot taken.
+ */
+async function expectSecondSnapshotAfter(
+  early: number,
+  run: { tick: () => void; drain: () => Promise<void>; copies: (() => void)[]; snapshots: Snapshot[] },
+): Promise<void> {
+  for (let i = 0; i < early; i++) run.tick()
+  await run.drain()
+  assert.equal(run.copies.length, 0, 'taken one tick early')
+  run.tick()
+  await run.drain()
+  assert.equal(run.copies.length, 1, 'the deferred snapshot was not taken once the spacing passed')
+  run.copies.shift()!()
+  await run.drain()
+  assert.equal(run.snapshots.length, 2)
+}
+
 test('a due snapshot waits snapshotSpacingTicks from the start of the last one, however cheap that was', async () => {
   const { storage, pending, snapshots } = controlledStorage([1])
   const { machine, copies } = slowCopyStateMachine()
@@ -379,15 +398,7 @@ test('a due snapshot waits snapshotSpacingTicks from the start of the last one, 
   await proposeWords(replica, pending, ['d', 'e', 'f', 'g'])
   await drain()
   assert.equal(copies.length, 0, 'taken again before the spacing passed')
-  for (let i = 0; i < 8; i++) tick()
-  await drain()
-  assert.equal(copies.length, 0, 'taken one tick early')
-  tick()
-  await drain()
-  assert.equal(copies.length, 1, 'the deferred snapshot was not taken once the spacing passed')
-  copies.shift()!()
-  await drain()
-  assert.equal(snapshots.length, 2)
+  await expectSecondSnapshotAfter(8, { tick, drain, copies, snapshots })
   replica.stop()
 })
 
@@ -405,15 +416,7 @@ test("a due snapshot waits nine times the last one's cost after it, then is take
   assert.equal(snapshots.length, 1)
   await proposeWords(replica, pending, ['d', 'e', 'f', 'g'])
   assert.equal(copies.length, 0, 'taken again before the spacing passed')
-  for (let i = 0; i < 35; i++) tick()
-  await drain()
-  assert.equal(copies.length, 0, 'taken one tick early')
-  tick()
-  await drain()
-  assert.equal(copies.length, 1, 'the deferred snapshot was not taken once the spacing passed')
-  copies.shift()!()
-  await drain()
-  assert.equal(snapshots.length, 2)
+  await expectSecondSnapshotAfter(35, { tick, drain, copies, snapshots })
   assert.equal(snapshots[1]!.meta.index, capturedAt[1])
   replica.stop()
 })
