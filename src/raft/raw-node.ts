@@ -159,6 +159,14 @@ export class RawNode {
     }
   }
 
+  /**
+   * The role and the leader as this node knows them, without the rest of `status()` (which copies the
+   * configuration and every follower's progress): asked on every request.
+   */
+  softState(): SoftState {
+    return this.#softState()
+  }
+
   /** Core invariants; cheap, called after every step in tests and simulation. */
   check(): void {
     this.#raft.check()

@@ -251,6 +251,11 @@ export class Replica {
     return this.#node.status()
   }
 
+  /** The role and the leader, without the rest of `status()`. */
+  softState(): SoftState {
+    return this.#node.softState()
+  }
+
   #kick(): void {
     if (this.#running || this.#stopped) return
     this.#running = true

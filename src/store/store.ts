@@ -182,12 +182,12 @@ export class Store {
   }
 
   isLeader(): boolean {
-    return this.#replica.status().role === 'leader'
+    return this.#replica.softState().role === 'leader'
   }
 
   /** The leader as far as this node knows, with its addresses when they are known. */
   leader(): { id: NodeId; meta: NodeMeta | undefined } | undefined {
-    const { leaderId } = this.#replica.status()
+    const { leaderId } = this.#replica.softState()
     if (leaderId === 0) return undefined
     return { id: leaderId, meta: this.#fsm.nodes.get(leaderId) }
   }
@@ -267,7 +267,7 @@ export class Store {
   }
 
   async #query(request: QueryRequest): Promise<StatementResult[] | Outcome> {
-    const role = this.#replica.status().role
+    const { role } = this.#replica.softState()
     let level = request.level
     if (level === 'auto')
       level = this.#replica.status().config.nonVoters.includes(this.nodeId) ? 'none' : 'weak'

@@ -34,6 +34,7 @@ function leaderStore() {
   const replica = {
     events: {},
     status: () => ({ role: 'leader', leaderId: 1, term: 1, config: { voters: [1], nonVoters: [] } }),
+    softState: () => ({ role: 'leader', leaderId: 1 }),
     propose(data: Uint8Array) {
       const entry = { index: proposed.length + 1, term: 1, kind: 'normal' as const, data }
       proposed.push(entry)
@@ -42,7 +43,7 @@ function leaderStore() {
   }
   const leader = recordingDb()
   const fsm = new Fsm(leader.db)
-  // Only what execute() touches is provided: the replica (status, propose) and the state machine.
+  // Only what execute() touches is provided: the replica (status, softState, propose) and the state machine.
   const options = { nodeId: 1, replica: replica as unknown as Replica, fsm } as unknown as StoreOptions
   const store = new Store(options)
   return { store, proposed, fsm, leader }
