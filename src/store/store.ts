@@ -100,6 +100,15 @@ export interface StoreOptions {
  * read consistency levels, and owns membership. Leader-only operations throw `NotLeaderError` so the HTTP
  * layer can forward the request to the leader or redirect the client.
  */
+/** What /status reports of the database itself. */
+export interface DatabaseFacts {
+  readonly appliedIndex: number
+  readonly foreignKeys: boolean
+}
+
+/** How long /status waits for the SQLite worker before it reports the facts the worker gave last. */
+const databaseFactsWaitMs = 1000
+
 export class Store {
   readonly nodeId: NodeId
   readonly #options: StoreOptions
@@ -207,6 +216,9 @@ export class Store {
    * only need to differ between entries (every replica reads it from the entry); one crypto draw per
    * request cost ~5% of the leader's CPU in the insert profile.
    */
+  /** The facts the SQLite worker gave last (see `databaseFacts`). */
+  #databaseFacts: DatabaseFacts | undefined
+
   #nextSeed(): Uint8Array {
     const seed = new Uint8Array(this.#seedBase)
     new DataView(seed.buffer).setBigUint64(8, this.#seedView.getBigUint64(8) + BigInt(++this.#seedCount))
@@ -420,8 +432,33 @@ export class Store {
     this.#options.logger?.info('boot done: snapshot taken', { index, bytes: image.byteLength })
   }
 
-  /** The database's own view, for /status. */
-  async databaseFacts(): Promise<{ appliedIndex: number; foreignKeys: boolean }> {
+  /**
+   * The database's own view, for /status. The SQLite worker answers after the work queued before the question,
+   * and capturing a snapshot holds it for seconds (1 GB: 2–4 s): after `waitMs`, the facts it last gave are the
+   * answer (a past applied index), so that /status answers while a node snapshots. Only the first call waits
+   * for the worker however long it takes.
+   */
+  async databaseFacts(waitMs = databaseFactsWaitMs): Promise<DatabaseFacts> {
+    // The worker answers in order, so the facts kept are always the newest it gave.
+    const asked = this.#askDatabaseFacts().then((facts) => {
+      this.#databaseFacts = facts
+      return facts
+    })
+    const known = this.#databaseFacts
+    if (known === undefined) return asked
+    asked.catch(() => undefined) // answered from `known` if it comes late; a failure shows elsewhere
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<DatabaseFacts>((resolve) => {
+      timer = setTimeout(() => resolve(known), waitMs)
+    })
+    try {
+      return await Promise.race([asked, late])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async #askDatabaseFacts(): Promise<DatabaseFacts> {
     const [appliedIndex, fk] = await Promise.all([
       this.#options.local.appliedIndex(),
       this.#options.local.query(['PRAGMA foreign_keys'], { transaction: false }),
