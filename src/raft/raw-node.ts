@@ -41,7 +41,7 @@ export class RawNode {
 
   constructor(config: RaftConfig, storage: LogReader) {
     this.#raft = new Raft(config, storage)
-    this.#prevSoftState = this.#softState()
+    this.#prevSoftState = this.softState()
     this.#prevHardState = storage.hardState()
   }
 
@@ -83,7 +83,7 @@ export class RawNode {
     if (raft.needsReadBroadcast()) return true
     if (raft.log.unstableEntries.length > 0 || raft.log.unstableSnapshot) return true
     if (raft.log.hasNextCommittedEntries()) return true
-    const soft = this.#softState()
+    const soft = this.softState()
     if (soft.role !== this.#prevSoftState.role || soft.leaderId !== this.#prevSoftState.leaderId) return true
     return !isHardStateEqual(this.#hardState(), this.#prevHardState)
   }
@@ -92,7 +92,7 @@ export class RawNode {
     assert(this.#pendingReady === undefined, 'ready() called again before advance()')
     const raft = this.#raft
     raft.flushReadIndex()
-    const soft = this.#softState()
+    const soft = this.softState()
     const hard = this.#hardState()
     const softChanged =
       soft.role !== this.#prevSoftState.role || soft.leaderId !== this.#prevSoftState.leaderId
@@ -159,20 +159,16 @@ export class RawNode {
     }
   }
 
-  /**
-   * The role and the leader as this node knows them, without the rest of `status()` (which copies the
-   * configuration and every follower's progress): asked on every request.
-   */
-  softState(): SoftState {
-    return this.#softState()
-  }
-
   /** Core invariants; cheap, called after every step in tests and simulation. */
   check(): void {
     this.#raft.check()
   }
 
-  #softState(): SoftState {
+  /**
+   * The role and the leader as this node knows them, without the rest of `status()` (which copies the
+   * configuration and every follower's progress): asked on every request.
+   */
+  softState(): SoftState {
     return { role: this.#raft.role, leaderId: this.#raft.leaderId }
   }
 

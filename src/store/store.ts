@@ -95,11 +95,6 @@ export interface StoreOptions {
   readonly logger?: Logger
 }
 
-/**
- * The database service (design.md, src/store): turns requests into log commands and back, implements the
- * read consistency levels, and owns membership. Leader-only operations throw `NotLeaderError` so the HTTP
- * layer can forward the request to the leader or redirect the client.
- */
 /** What /status reports of the database itself. */
 export interface DatabaseFacts {
   readonly appliedIndex: number
@@ -109,6 +104,11 @@ export interface DatabaseFacts {
 /** How long /status waits for the SQLite worker before it reports the facts the worker gave last. */
 const databaseFactsWaitMs = 1000
 
+/**
+ * The database service (design.md, src/store): turns requests into log commands and back, implements the
+ * read consistency levels, and owns membership. Leader-only operations throw `NotLeaderError` so the HTTP
+ * layer can forward the request to the leader or redirect the client.
+ */
 export class Store {
   readonly nodeId: NodeId
   readonly #options: StoreOptions
@@ -118,6 +118,8 @@ export class Store {
   readonly #seedBase = randomBytes(16)
   readonly #seedView = new DataView(this.#seedBase.buffer, this.#seedBase.byteOffset, 16)
   #seedCount = 0
+  /** The facts the SQLite worker gave last (see `databaseFacts`). */
+  #databaseFacts: DatabaseFacts | undefined
   #nextReadContext = 1
   readonly #reads = new Map<number, { resolve: (index: number) => void; reject: (error: Error) => void }>()
   readonly #applyWaiters: { index: number; resolve: () => void }[] = []
@@ -216,9 +218,6 @@ export class Store {
    * only need to differ between entries (every replica reads it from the entry); one crypto draw per
    * request cost ~5% of the leader's CPU in the insert profile.
    */
-  /** The facts the SQLite worker gave last (see `databaseFacts`). */
-  #databaseFacts: DatabaseFacts | undefined
-
   #nextSeed(): Uint8Array {
     const seed = new Uint8Array(this.#seedBase)
     new DataView(seed.buffer).setBigUint64(8, this.#seedView.getBigUint64(8) + BigInt(++this.#seedCount))
@@ -434,7 +433,7 @@ export class Store {
 
   /**
    * The database's own view, for /status. The SQLite worker answers after the work queued before the question,
-   * and capturing a snapshot holds it for seconds (1 GB: 2–4 s): after `waitMs`, the facts it last gave are the
+   * and capturing a snapshot holds it for seconds (1 GiB on three nodes at once: 3.2–3.5 s, src/db/DESIGN.md): after `waitMs`, the facts it last gave are the
    * answer (a past applied index), so that /status answers while a node snapshots. Only the first call waits
    * for the worker however long it takes.
    */

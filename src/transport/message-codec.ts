@@ -153,7 +153,8 @@ function encodeAppendSegments(message: AppendMessage): Uint8Array[] {
   let referenced = 0
   for (const entry of message.entries) if (isReferenced(entry)) referenced += entry.data.byteLength
   const writer = new ByteWriter(encodedMessageBytes(message) - referenced, 'big')
-  writeAppendHead(writer, message)
+  writeMessageHead(writer, message)
+  writeAppendFields(writer, message)
   const segments: Uint8Array[] = []
   let cut = 0
   for (const entry of message.entries) {
@@ -231,11 +232,6 @@ function writeAppendFields(writer: ByteWriter, message: AppendMessage): void {
   writer.u64(message.prevTerm, 'prevTerm')
   writer.u64(message.commit, 'commit')
   writer.u32(message.entries.length)
-}
-
-function writeAppendHead(writer: ByteWriter, message: AppendMessage): void {
-  writeMessageHead(writer, message)
-  writeAppendFields(writer, message)
 }
 
 function writeEntryHead(writer: ByteWriter, entry: Entry): void {

@@ -252,17 +252,13 @@ export class PeerConnection {
     if (head === undefined) return undefined
     this.#queue.shift()
     if (head.bytes <= chunkBytes) {
+      // `head.bytes` is the message's encoded length (TcpTransport.send).
       const segments = encodeMessageSegments(head.item)
+      this.#smallBytesSincePart += head.bytes
       this.#options.stats.messagesSent += 1
-      if (segments.length === 1) {
-        const encoded = segments[0]!
-        this.#smallBytesSincePart += encoded.byteLength
-        return [encodeFrame(FrameType.message, encoded)]
-      }
+      if (segments.length === 1) return [encodeFrame(FrameType.message, segments[0]!)]
       // Large entries' data is referenced, not copied: a gather write of the frame header and the segments.
-      const bytes = segments.reduce((sum, segment) => sum + segment.byteLength, 0)
-      this.#smallBytesSincePart += bytes
-      return [encodeFrameHeader(FrameType.message, bytes), ...segments]
+      return [encodeFrameHeader(FrameType.message, head.bytes), ...segments]
     }
     this.#stream = new PartSource(encodeMessageSegments(head.item))
     return this.#nextPart(this.#stream)
