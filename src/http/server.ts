@@ -111,13 +111,27 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
       if (method !== 'POST') return send(res, 405, '')
       if (params.queue) return queuedExecute(req, res, params)
       count('execute')
-      const statements = parseStatements(req.headers['content-type'], await readBytes(req, bodyBytesMax))
-      const request: ExecuteRequest = { statements, transaction: params.transaction }
+      // Let go of once proposed (`store.execute` refuses a follower at once, before that): a bulk request's
+      // thousand parsed statements, held until the answer, outlived V8's young-generation collections and were
+      // copied into the old generation, which then had to be marked (docs/benchmarks.md).
+      let request: ExecuteRequest | undefined = {
+        statements: parseStatements(req.headers['content-type'], await readBytes(req, bodyBytesMax)),
+        transaction: params.transaction,
+      }
       const outcome = await leaderOrForward(
         url,
         res,
-        () => store.execute(request),
-        (leader) => withTimeout(forwarder.execute(leader, request), forwardTimeout, true),
+        () => {
+          const proposed = store.execute(request!)
+          request = undefined
+          return proposed
+        },
+        (leader) => {
+          // Only a refusal before proposing is forwarded; sending a proposed write again could apply it twice.
+          if (request === undefined)
+            throw new UnknownOutcomeError('leadership moved after the write was proposed')
+          return withTimeout(forwarder.execute(leader, request), forwardTimeout, true)
+        },
       )
       if (outcome) respond(outcome, 'mixed')
       return

@@ -224,7 +224,11 @@ export class Store {
     return seed
   }
 
-  async execute(
+  /**
+   * Throws `NotLeaderError` (and a refused pragma's error) at once, not as a rejection: once this returns,
+   * the statements are proposed and the caller need not keep them to forward them (see the HTTP route).
+   */
+  execute(
     request: ExecuteRequest,
     mixed: false | { readonly qualifyColumns?: boolean | undefined } = false,
   ): Promise<Outcome> {
@@ -574,11 +578,14 @@ export class Store {
     }
   }
 
-  async #proposeAndWait(command: Uint8Array, timeoutMs?: number): Promise<Outcome> {
+  /** Throws `NotLeaderError` at once when the proposal is refused (see `execute`). */
+  #proposeAndWait(command: Uint8Array, timeoutMs?: number): Promise<Outcome> {
     const result = this.#replica.propose(command)
     if (!result.accepted) throw this.#notLeader()
-    const results = await this.#waitEntry(result.index, result.term, timeoutMs ?? this.#applyTimeout())
-    return { results, raftIndex: result.index }
+    return this.#waitEntry(result.index, result.term, timeoutMs ?? this.#applyTimeout()).then((results) => ({
+      results,
+      raftIndex: result.index,
+    }))
   }
 
   #waitEntry(index: number, term: number, timeoutMs: number): Promise<StatementResult[]> {
