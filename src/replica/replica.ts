@@ -294,7 +294,7 @@ export class Replica {
     // Only appends and heartbeats go early, and only when this Ready changes no term or vote.
     const leaderEarly =
       !sendEarly &&
-      this.#node.status().role === 'leader' &&
+      this.#node.softState().role === 'leader' &&
       ready.snapshot === undefined &&
       (ready.hardState === undefined || sameVote(ready.hardState, storage.hardState()))
     let sentEarly: ReadonlySet<Message> | undefined
