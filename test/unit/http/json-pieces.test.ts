@@ -49,7 +49,8 @@ test('a large array parses in pieces to exactly the value of the whole', () => {
         const values = Array.from({ length: copies }, (_, i) => sample[i % sample.length])
         const text = ` ${jsonText(values, space)}\n`
         const body = bytes(text)
-        if (body.byteLength > 64 * 1024) assert.ok((arrayPieces(body)?.length ?? 0) > 1, 'cut in pieces')
+        if (body.byteLength > 64 * 1024)
+          assert.ok((arrayPieces(body)?.ranges.length ?? 0) > 1, 'cut in pieces')
         assert.deepEqual(parseJsonBytes(body), parseJsonExact(text))
       },
     ),
@@ -61,7 +62,7 @@ test('the cuts fall only on top-level commas, outside strings', () => {
   const row = JSON.stringify(['INSERT INTO t(v) VALUES(?)', '"],["\\', { a: [1, ',', ']'] }])
   const text = `[${Array.from({ length: 2000 }, () => row).join(',')}]`
   const body = bytes(text)
-  const pieces = arrayPieces(body)
+  const pieces = arrayPieces(body)?.ranges
   assert.ok(pieces !== undefined && pieces.length > 1)
   for (const [from, to] of pieces) {
     assert.equal(text[from - 1] === ',' || text[from - 1] === '[', true, 'a piece starts after a comma or [')
@@ -91,9 +92,36 @@ test('malformed large bodies fail as the whole body would: SyntaxError', () => {
 })
 
 test('a short array is one piece, and a body that is not an array parses whole', () => {
-  assert.deepEqual(arrayPieces(bytes('[1, 2]')), [[1, 5]], 'one piece: never cut')
+  assert.deepEqual(
+    arrayPieces(bytes('[1, 2]')),
+    { ranges: [[1, 5]], longDigits: false },
+    'one piece: never cut',
+  )
   assert.deepEqual(parseJsonBytes(bytes('[1, 2]')), [1, 2])
   const big = `{"a": "${'x'.repeat(100_000)}"}`
   assert.equal(arrayPieces(bytes(big)), undefined)
   assert.deepEqual(parseJsonBytes(bytes(big)), { a: 'x'.repeat(100_000) })
+})
+
+test('long digit runs are seen outside strings only, and integers beyond 2^53 stay exact', () => {
+  const row = (value: string) =>
+    `["INSERT INTO t VALUES(?, ?)", "12345678901234567890 \\" 1234567890123456 \\\\", ${value}]`
+  const rows = (value: string) => `[${Array.from({ length: 800 }, () => row(value)).join(',')}]`
+  const inStrings = bytes(rows('1.5'))
+  assert.equal(
+    arrayPieces(inStrings)?.longDigits,
+    false,
+    'digits inside strings (after an escaped quote too)',
+  )
+  assert.deepEqual(parseJsonBytes(inStrings), JSON.parse(rows('1.5')))
+  const big = bytes(rows('9007199254740993'))
+  assert.equal(arrayPieces(big)?.longDigits, true)
+  const values = parseJsonBytes(big) as unknown[][]
+  assert.equal(values.length, 800)
+  assert.equal(values[799]![2], 9007199254740993n, 'beyond 2^53: a bigint, not a rounded double')
+  assert.equal(
+    values[0]![1],
+    '12345678901234567890 " 1234567890123456 \\',
+    'an escaped quote, an escaped backslash',
+  )
 })
