@@ -47,6 +47,8 @@ interface Options {
   runs: number
   durationS: number
   warmupS: number
+  /** Seconds of INSERTs at c=16 after the prefill, before a system's first point (see `--settle`). */
+  settleS: number
   concurrencies: number[]
   failoverTrials: number
   restartBytes: number
@@ -74,6 +76,7 @@ function parseArgs(argv: readonly string[]): Options {
     runs: quick ? 1 : 3,
     durationS: quick ? 1 : 3,
     warmupS: quick ? 0 : 1,
+    settleS: quick ? 0 : 10,
     concurrencies: [1, 16, 64],
     failoverTrials: quick ? 2 : 5,
     // 1 GB of rows (a 1.02 GB database file): an in-memory database holds at most 1 GiB (docs/api.md).
@@ -97,6 +100,7 @@ function parseArgs(argv: readonly string[]): Options {
     } else if (arg === '--runs') options.runs = Math.max(1, Math.round(value()))
     else if (arg === '--duration') options.durationS = Math.max(1, Math.round(value()))
     else if (arg === '--warmup') options.warmupS = Math.round(value())
+    else if (arg === '--settle') options.settleS = Math.round(value())
     else if (arg === '--trials') options.failoverTrials = Math.max(1, Math.round(value()))
     else if (arg === '--restart-mb') options.restartBytes = value() * 1e6
     else if (arg === '--etcd-restart-mb') options.etcdRestartBytes = value() * 1e6
@@ -120,6 +124,8 @@ function parseArgs(argv: readonly string[]): Options {
   --runs N           runs per point (median reported; default 3, quick 1)
   --duration S       seconds per wrk run (default 3, quick 1)
   --warmup S         seconds of unreported warm-up per point (default 1, quick 0)
+  --settle S         seconds of unreported INSERTs at c=16 before a system's first point (default 10, quick 0):
+                     a fresh TQLite node reaches its steady rate only after about 10 s (V8 compiling its paths)
   --trials N         leader-kill trials (default 5, quick 2)
   --restart-mb N     size of the TQLite restart database in MB (default 1000, quick 20)
   --etcd-restart-mb N  the same for etcd (default 128 MiB, quick 20)
@@ -387,8 +393,22 @@ async function benchSystem(
       results.notes.push(`queued writes: unsupported (${queueNote})`)
     }
   }
+  const workloads = runs(options, 'workloads') ? sut.workloads(prefillRows) : []
+  const first = workloads[0]
+  if (first !== undefined && options.settleS > 0) {
+    // The same for every system: unreported load until a freshly started process runs at its steady rate
+    // (docs/benchmarks.md, "Method").
+    log(`${sut.system}: settling with ${options.settleS} s of ${first.key} at c=16 (not reported)`)
+    await runWrk({
+      baseUrl: leader.url,
+      requestsFile: writeRequestsFile(dir, `${sut.system}-settle`, first.requests),
+      connections: 16,
+      durationS: options.settleS,
+      threads: options.threads,
+    })
+  }
   const peak: number[] = []
-  for (const workload of runs(options, 'workloads') ? sut.workloads(prefillRows) : []) {
+  for (const workload of workloads) {
     if (workload.key === 'queue' && queueNote) {
       results.workloads.queue = { unsupported: queueNote }
       continue
@@ -423,7 +443,7 @@ async function main(): Promise<void> {
   installCleanupHandlers()
   console.log(
     `bench: ${options.quick ? 'quick' : 'full'} mode: ${options.runs} run(s) of ${options.durationS} s per point` +
-      ` (+${options.warmupS} s warm-up), concurrency ${options.concurrencies.join('/')}, wrk -t${options.threads}`,
+      ` (+${options.warmupS} s warm-up; ${options.settleS} s of settling load per system first), concurrency ${options.concurrencies.join('/')}, wrk -t${options.threads}`,
   )
   ensureTools()
   ensureBuilt(root, options.build)
@@ -443,6 +463,7 @@ async function main(): Promise<void> {
       runs: options.runs,
       durationS: options.durationS,
       warmupS: options.warmupS,
+      settleS: options.settleS,
       concurrencies: options.concurrencies,
       wrkThreads: options.threads,
       failoverTrials: options.failoverTrials,
