@@ -56,14 +56,6 @@ export interface LogStoreOptions {
    */
   readonly largeFileStepBytes?: number
   /**
-   * Keep about this many bytes written as zeros (and synced) past the end of the log, so that appends overwrite
-   * allocated blocks instead of growing the file: an O_DSYNC write that grows a file also waits for a journal
-   * commit of its new size (ext4). On the benchmark VM, 200-byte O_DSYNC writes took 121–191 µs appending and
-   * 81–120 µs over zeros; 8 KB writes 208–221 µs and 102–108 µs (DESIGN.md, "Zeroed space ahead"). Zeros past
-   * the log never read as a record (they fail the CRC). 0 (the default): off; tqlited uses 1 MiB.
-   */
-  readonly logZeroAheadBytes?: number
-  /**
    * Deliberately broken behaviour, so that the tests can show their checks catch a broken store. Never set
    * outside tests.
    */
@@ -165,15 +157,6 @@ export class LogStore implements LogReader {
   #queue: Promise<unknown> = Promise.resolve()
   /** Removal of older generations' files after switches, in order; never rejects. */
   #removal: Promise<void> = Promise.resolve()
-  /** Zeros written at a time past the log's end (`logZeroAheadBytes`), or undefined when off. */
-  readonly #zeros: Buffer | undefined
-  /** The current log file holds synced zeros from `#logBytes` up to here (when above it). */
-  #zeroedEnd = 0
-  /** The zeros being written past the log, from `#zeroingFrom`; never rejects. */
-  #zeroing: Promise<void> | undefined
-  #zeroingFrom = 0
-  /** The log whose zeros could not be written (no more attempts on it). */
-  #zeroingFailedOn: FileHandle | undefined
 
   private constructor(init: {
     fs: Fs
@@ -202,12 +185,6 @@ export class LogStore implements LogReader {
     this.#snapshotChunkBytes = init.options.snapshotChunkBytes
     this.#largeFileStepBytes = init.options.largeFileStepBytes ?? largeFileStepBytesDefault
     this.#unsafe = init.options.unsafeTesting ?? {}
-    const zeroAhead = init.options.logZeroAheadBytes ?? 0
-    assert(
-      Number.isSafeInteger(zeroAhead) && zeroAhead >= 0,
-      'logZeroAheadBytes must be a non-negative integer',
-    )
-    this.#zeros = zeroAhead > 0 ? Buffer.alloc(zeroAhead) : undefined
     this.#root = init.root
     this.#logBytes = init.root.logSyncedBytes
     this.#hardState = init.root.hardState
@@ -298,14 +275,12 @@ export class LogStore implements LogReader {
       // renamed hard-state file, its last record, log records past the synced length. The directory and the
       // hard-state file are therefore always fsynced here, before anything is shown.
       await fs.fsyncDir(dir)
-      const tailBytes = logBytes.byteLength - log.validBytes
-      // Zeros written ahead of the log (`logZeroAheadBytes`) are cut like a torn tail, but are no news.
-      const zeroedBytes = tailBytes > 0 && allZero(logBytes.subarray(log.validBytes)) ? tailBytes : 0
-      const tornBytes = tailBytes - zeroedBytes
-      if (tornBytes > 0)
+      const tornBytes = logBytes.byteLength - log.validBytes
+      if (tornBytes > 0) {
         logger.warn('truncating torn log tail', { file: logPath, offset: log.validBytes, bytes: tornBytes })
-      if (tailBytes > 0) await logHandle.truncate(log.validBytes)
-      if (tailBytes > 0 || log.validBytes > record.logSyncedBytes) await logHandle.fsync()
+        await logHandle.truncate(log.validBytes)
+      }
+      if (tornBytes > 0 || log.validBytes > record.logSyncedBytes) await logHandle.fsync()
       let root = record
       let hardStateEnd = recovered.appendOffset
       const repair =
@@ -340,7 +315,6 @@ export class LogStore implements LogReader {
         lastIndex: store.lastIndex(),
         unrecordedEntriesKept: log.unrecordedEntries,
         tornBytes,
-        zeroedBytes,
         ...timings,
         ms: Math.round(performance.now() - started),
       })
@@ -479,7 +453,6 @@ export class LogStore implements LogReader {
       }
       this.#closed = true
       await this.#removal
-      await this.#zeroing
       await Promise.allSettled([this.#logHandle.close(), this.#hardStateHandle.close()])
     })
     this.#queue = run
@@ -553,8 +526,6 @@ export class LogStore implements LogReader {
     const logEnd = logStart + bytes.byteLength
     const recordRoot = !oneSync || logEnd - this.#root.logSyncedBytes > this.#unrecordedMax
     let logWritten = false
-    // Zeros still being written where these records go would land over them.
-    if (this.#zeroing !== undefined && logEnd > this.#zeroingFrom) await this.#zeroing
     await this.#guard(
       async () => {
         if (bytes.byteLength > 0) {
@@ -569,41 +540,9 @@ export class LogStore implements LogReader {
       async () => {
         this.#logBytes = logStart
         if (logWritten) {
-          await this.#zeroing
-          this.#zeroedEnd = logStart
           await this.#logHandle.truncate(logStart)
           await this.#logHandle.fsync()
         }
-      },
-    )
-    this.#zeroAhead()
-  }
-
-  /**
-   * Starts writing zeros past the log's end when less than half of `logZeroAheadBytes` is left there, beside
-   * the appends (see the option). Only a hint to the file system: a failed write of zeros is dropped (an
-   * append that meets the same fault reports it), and recovery truncates zeros past the last record.
-   */
-  #zeroAhead(): void {
-    const zeros = this.#zeros
-    if (zeros === undefined || this.#zeroing !== undefined || this.#failure !== undefined || this.#closed)
-      return
-    if (this.#zeroingFailedOn === this.#logHandle) return
-    if (this.#zeroedEnd - this.#logBytes >= zeros.byteLength / 2) return
-    const from = Math.max(this.#zeroedEnd, this.#logBytes)
-    const handle = this.#logHandle
-    this.#zeroingFrom = from
-    this.#zeroing = handle.write(zeros, from).then(
-      () => {
-        // A switch to a new log (which waits for this) or a rollback has moved on meanwhile: not these zeros.
-        if (handle === this.#logHandle && from >= this.#logBytes) this.#zeroedEnd = from + zeros.byteLength
-        this.#zeroing = undefined
-      },
-      (error: unknown) => {
-        // Not again on this log: a full disk would otherwise be retried (and logged) after every append.
-        this.#zeroingFailedOn = handle
-        this.#logger.warn('writing zeros ahead of the log failed', { dir: this.#dir, error: String(error) })
-        this.#zeroing = undefined
       },
     )
   }
@@ -689,11 +628,8 @@ export class LogStore implements LogReader {
     )
     assert(newLog !== undefined, 'the new log is open after a committed generation switch')
     const oldLog = this.#logHandle
-    // Not closed under a write of zeros: its descriptor number could go to another file before that write.
-    await this.#zeroing
     this.#logHandle = newLog
     this.#logBytes = logBytes.byteLength
-    this.#zeroedEnd = 0
     await oldLog.close().catch(() => undefined)
     // The old generation's files are removed beside the appends that follow, not before them. Only
     // generations below this one: a later switch renames its files into place before it commits them.
@@ -1043,9 +979,4 @@ async function unlinkIfPresent(fs: Fs, path: string): Promise<void> {
   } catch (error) {
     if (errnoCode(error) !== 'ENOENT') throw error
   }
-}
-
-function allZero(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false
-  return true
 }

@@ -290,13 +290,6 @@ for (const seed of [11, 12]) {
   })
 }
 
-test('power loss at every barrier, with zeros written ahead of the log (logZeroAheadBytes)', async (t) => {
-  // 48 bytes: about one record, so zeros are written after nearly every append, beside the next ones.
-  const report = await powerLoss(scriptedWorkload(), { ...options, logZeroAheadBytes: 48 })
-  t.diagnostic(`${report.barriers} barriers, ${report.crashStates} crash states recovered`)
-  assert.deepStrictEqual(report.problems.slice(0, 5), [])
-  assert.ok(report.crashStates > 500)
-})
 test('the power-loss check catches a store that skips the log fsync (self-check)', async () => {
   const report = await powerLoss(scriptedWorkload(), {
     ...options,

@@ -59,8 +59,6 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   try {
     storage = await LogStore.open(new NodeFs(), join(config.dataDir, 'raft'), {
       logger: logger.child({ component: 'storage' }),
-      // Appends then overwrite synced zeros instead of growing the file (src/storage/DESIGN.md).
-      logZeroAheadBytes: 1024 * 1024,
     })
   } catch (error) {
     await dbOpening.then((db) => db.close()).catch(() => undefined)
