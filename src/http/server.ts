@@ -111,7 +111,7 @@ export function createHandler(options: HttpOptions): (req: IncomingMessage, res:
       if (method !== 'POST') return send(res, 405, '')
       if (params.queue) return queuedExecute(req, res, params)
       count('execute')
-      // Let go of once proposed (`store.execute` refuses a follower at once, before that): a bulk request's
+      // Dropped once proposed (`store.execute` refuses a follower at once, before that): a bulk request's
       // thousand parsed statements, held until the answer, outlived V8's young-generation collections and were
       // copied into the old generation, which then had to be marked (docs/benchmarks.md).
       let request: ExecuteRequest | undefined = {
