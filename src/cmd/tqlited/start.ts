@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
-import type { Server } from 'node:http'
+import type { HttpFront } from '../../http/http1-front.js'
 import { join } from 'node:path'
 import { Database } from '../../db/database.js'
 import { type Forwarder, createHandler, listen, version } from '../../http/server.js'
@@ -34,7 +34,7 @@ import type { NodeConfig } from './flags.js'
 
 export interface RunningNode {
   readonly store: Store
-  readonly httpServer: Server
+  readonly httpServer: HttpFront
   stop(): Promise<void>
 }
 
