@@ -257,7 +257,14 @@ class FrontConnection {
     this.#front.handler.data(request, (status, headers, text) => {
       if (answered) throw new Error('a request was answered twice')
       const close = head.close || this.#front.closing
-      const written = writeAnswer(this.#socket, status, headers, text, close)
+      const written = writeAnswer(
+        this.#socket,
+        status,
+        headers,
+        text,
+        close,
+        Math.floor(this.#front.keepAliveTimeoutMs / 1000),
+      )
       answered = true
       if (close) {
         this.#socket.end()
@@ -317,6 +324,7 @@ function writeAnswer(
   headers: string[],
   body: string,
   close: boolean,
+  keepAliveSeconds: number,
 ): boolean {
   let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`
   for (let i = 0; i < headers.length; i += 2) {
@@ -325,8 +333,10 @@ function writeAnswer(
       throw new TypeError(`invalid character in the value of header ${JSON.stringify(headers[i])}`)
     head += `${headers[i]}: ${value}\r\n`
   }
-  head += `Date: ${httpDate()}\r\n`
-  if (close) head += 'Connection: close\r\n'
+  // As node:http says it (clients such as undici size their idle timeout from Keep-Alive).
+  head += close
+    ? `Date: ${httpDate()}\r\nConnection: close\r\n`
+    : `Date: ${httpDate()}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=${keepAliveSeconds}\r\n`
   if (socket.destroyed) return true
   return socket.write(`${head}\r\n${body}`)
 }

@@ -167,6 +167,7 @@ test('the data endpoints are answered by the front, not node:http', async () => 
     assert.equal(answer!.status, 200)
     assert.equal(answer!.body, 'one')
     assert.match(answer!.headers.get('date') ?? '', /GMT$/)
+    assert.equal(answer!.headers.get('keep-alive'), 'timeout=5')
     assert.deepEqual(nodeRequests, [])
   } finally {
     await stop(front)
