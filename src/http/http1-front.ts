@@ -39,7 +39,9 @@ export interface HttpHandler {
 export interface FrontOptions {
   /** An idle connection closes after this long (node:http's `keepAliveTimeout`, 5 s). */
   readonly keepAliveTimeoutMs?: number
-  /** A request must arrive whole within this long of its first byte (node:http's `headersTimeout`, 60 s). */
+  /** A request's head must arrive within this long of its first byte (node:http's `headersTimeout`, 60 s). */
+  readonly headersTimeoutMs?: number
+  /** A request must arrive whole within this long of its first byte (node:http's `requestTimeout`, 300 s). */
   readonly requestTimeoutMs?: number
   /** How often timeouts are checked (node:http checks every 30 s; a timer per request would cost more). */
   readonly sweepIntervalMs?: number
@@ -62,16 +64,19 @@ export class HttpFront {
   readonly #sweep: NodeJS.Timeout
   readonly handler: HttpHandler
   readonly keepAliveTimeoutMs: number
+  readonly headersTimeoutMs: number
   readonly requestTimeoutMs: number
   closing = false
 
   private constructor(handler: HttpHandler, options: FrontOptions) {
     this.handler = handler
     this.keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 5_000
-    this.requestTimeoutMs = options.requestTimeoutMs ?? 60_000
+    this.headersTimeoutMs = options.headersTimeoutMs ?? 60_000
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 300_000
     this.#fallback = createServer(handler)
     this.#fallback.keepAliveTimeout = this.keepAliveTimeoutMs
-    this.#fallback.headersTimeout = this.requestTimeoutMs
+    this.#fallback.headersTimeout = Math.min(this.headersTimeoutMs, this.requestTimeoutMs)
+    this.#fallback.requestTimeout = this.requestTimeoutMs
     // Half-open like node:http: a client that ends its side after a request still gets the answer.
     this.#server = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
       const connection = new FrontConnection(socket, this)
@@ -189,7 +194,13 @@ class FrontConnection {
 
   expire(now: number): void {
     if (this.#state === 'idle' && now - this.#since >= this.#front.keepAliveTimeoutMs) this.#socket.destroy()
-    if (this.#state === 'partial' && now - this.#since >= this.#front.requestTimeoutMs) this.#socket.destroy()
+    if (this.#state !== 'partial') return
+    const waited = now - this.#since
+    if (
+      waited >= this.#front.requestTimeoutMs ||
+      (this.#head === undefined && waited >= this.#front.headersTimeoutMs)
+    )
+      this.#socket.destroy()
   }
 
   /**

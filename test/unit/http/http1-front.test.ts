@@ -368,6 +368,38 @@ test('an idle connection closes after the keep-alive timeout', async () => {
   }
 })
 
+test('a head that never completes is dropped after the headers timeout', async () => {
+  const { handler, served } = fakeHandler()
+  const { front, port } = await start(handler, { headersTimeoutMs: 30, sweepIntervalMs: 5 })
+  const c = await client(port)
+  try {
+    c.socket.write('GET /db/query?q=1 HTTP/1.1\r\nHost: x\r\n')
+    await c.closed()
+    assert.equal(served.length, 0)
+  } finally {
+    await stop(front)
+  }
+})
+
+test('a body that never completes is dropped after the request timeout, not the headers timeout', async () => {
+  const { handler, served } = fakeHandler()
+  const { front, port } = await start(handler, {
+    headersTimeoutMs: 10,
+    requestTimeoutMs: 60,
+    sweepIntervalMs: 5,
+  })
+  const c = await client(port)
+  const started = Date.now()
+  try {
+    c.socket.write(post('/db/execute', '["a"]').slice(0, -2))
+    await c.closed()
+    assert.ok(Date.now() - started >= 60, 'closed by the headers timeout')
+    assert.equal(served.length, 0)
+  } finally {
+    await stop(front)
+  }
+})
+
 test('a request that never completes is dropped after the request timeout', async () => {
   const { handler, served } = fakeHandler()
   const { front, port } = await start(handler, { requestTimeoutMs: 30, sweepIntervalMs: 5 })
