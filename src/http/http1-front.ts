@@ -155,7 +155,7 @@ class FrontConnection {
   /** The head of the request whose body is still arriving. */
   #head: RequestHead | undefined
   #headBytes = 0
-  /** Idle before the first request counts as partial: it gets the request timeout, as node:http does. */
+  /** A new connection counts as a partial request: its head must come within the headers timeout. */
   #state: State = 'partial'
   #since = Date.now()
   /** The client ended its side. */
