@@ -2,9 +2,11 @@
  * The HTTP listener: a small HTTP/1.1 server of its own for the data endpoints (/db/execute, /db/query,
  * /db/request), and node:http for everything else.
  *
- * Why: under wrk at 64 connections, node:http's request and response objects and streams were about a
- * third of the leader's main thread for point reads; a 3-node cluster answering `/db/query` through this
- * front did 30.4k–34.9k reads/s where node:http did 18.8k–24.3k, back to back (docs/benchmarks.md).
+ * Why: node:http's request and response objects and streams cost about as much again as the socket work
+ * itself (under wrk at 64 connections, a bare server answering like `/db/query` did 47.5k–52.0k requests/s
+ * on node:http and 98k–102k on a net server parsing the head itself). A 3-node cluster answering point
+ * reads at level none through this front did 27.6k–31.1k/s where node:http did 23.6k–26.0k, four pairs back
+ * to back (docs/benchmarks.md).
  *
  * A connection starts here. Each request whose head `parseRequestHead` accepts, for a data path and with a
  * body within the size limit, is read whole and handed to the routes with a `Respond` that writes the
