@@ -8,6 +8,7 @@ import fc from 'fast-check'
 import type { DataRequest, Respond } from '../../../src/http/answer.js'
 import type { HttpHandler } from '../../../src/http/http1-front.js'
 import { isDataPath, listen } from '../../../src/http/server.js'
+import { splitAnswers } from './raw-answers.js'
 
 const bodyBytesMax = 4096
 
@@ -107,37 +108,11 @@ function echoHandler(delays: number[]): HttpHandler {
   })
 }
 
-/** Bodies of the whole answers in `bytes` (each has a Content-Length or is chunked, as node:http writes them). */
+/** Bodies of the whole answers in `bytes`, as UTF-8 text. */
 function answerBodies(bytes: Buffer): string[] {
-  const text = bytes.toString('latin1')
-  const bodies: string[] = []
-  let at = 0
-  for (;;) {
-    const headEnd = text.indexOf('\r\n\r\n', at)
-    if (headEnd < 0) return bodies
-    const head = text.slice(at, headEnd).toLowerCase()
-    let start = headEnd + 4
-    const length = /\r\ncontent-length: *(\d+)/.exec(head)
-    let body = ''
-    if (length) {
-      const end = start + Number(length[1])
-      if (text.length < end) return bodies
-      body = text.slice(start, end)
-      at = end
-    } else {
-      for (;;) {
-        const sizeEnd = text.indexOf('\r\n', start)
-        if (sizeEnd < 0) return bodies
-        const size = Number.parseInt(text.slice(start, sizeEnd), 16)
-        if (text.length < sizeEnd + 2 + size + 2) return bodies
-        body += text.slice(sizeEnd + 2, sizeEnd + 2 + size)
-        start = sizeEnd + 2 + size + 2
-        if (size === 0) break
-      }
-      at = start
-    }
-    bodies.push(Buffer.from(body, 'latin1').toString('utf8'))
-  }
+  return splitAnswers(bytes.toString('latin1')).map((answer) =>
+    Buffer.from(answer.body, 'latin1').toString('utf8'),
+  )
 }
 
 test('any sequence of requests, cut anywhere, is answered in order by the front then node:http', async () => {
