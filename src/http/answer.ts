@@ -77,5 +77,6 @@ export class DataAnswer implements Answer {
     }
   }
 
+  /** Nothing to end: a data answer goes out whole, in `send`. */
   end(): void {}
 }

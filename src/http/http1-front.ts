@@ -68,7 +68,7 @@ export class HttpFront {
   readonly keepAliveTimeoutMs: number
   readonly headersTimeoutMs: number
   readonly requestTimeoutMs: number
-  closing = false
+  #closing = false
 
   private constructor(handler: HttpHandler, options: FrontOptions) {
     this.handler = handler
@@ -110,6 +110,11 @@ export class HttpFront {
     })
   }
 
+  /** `close()` was called: connections close once their request in progress is answered. */
+  get closing(): boolean {
+    return this.#closing
+  }
+
   address(): AddressInfo | string | null {
     return this.#server.address()
   }
@@ -119,7 +124,7 @@ export class HttpFront {
    * middle of a request closes once it is answered. `callback` runs when every connection has closed.
    */
   close(callback?: (error?: Error) => void): this {
-    this.closing = true
+    this.#closing = true
     clearInterval(this.#sweep)
     this.#server.close(callback)
     for (const connection of this.#connections) connection.closeIfIdle()
