@@ -39,6 +39,8 @@ export interface CapturedState {
 export interface Clock {
   /** Calls `run` every `intervalMs` until the returned function is called. */
   every(intervalMs: number, run: () => void): () => void
+  /** Calls `run` once, `delayMs` from now, unless the returned function is called first. */
+  after(delayMs: number, run: () => void): () => void
 }
 
 export interface ReplicaLogger {
@@ -55,5 +57,9 @@ export const systemClock: Clock = {
   every(intervalMs, run) {
     const timer = setInterval(run, intervalMs)
     return () => clearInterval(timer)
+  },
+  after(delayMs, run) {
+    const timer = setTimeout(run, delayMs)
+    return () => clearTimeout(timer)
   },
 }

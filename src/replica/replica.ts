@@ -61,6 +61,13 @@ export interface ReplicaOptions {
    * the same moment to capture 410–590 MB, and no commit could be answered meanwhile.
    */
   readonly snapshotIntervalTicks?: number
+  /**
+   * A follower hands committed entries to the state machine at most this often (ms; default 0: as they come).
+   * Each hand-off wakes the SQLite worker and costs far more than the entries in it, and a follower's applies
+   * answer nobody: only its `none` reads see them, which may be stale anyway. A leader, a candidate, and any
+   * other state machine work (a snapshot, a restore) first take what is held, so nothing is reordered.
+   */
+  readonly followerApplyDelayMs?: number
   readonly appendBytesMax?: number
   readonly inflightMessagesMax?: number
   readonly coalesceAppends?: boolean
@@ -108,6 +115,10 @@ export class Replica {
   /** State machine work (restore, apply, snapshot), chained in order. */
   #applyQueue: Promise<void> = Promise.resolve()
   #applyTasks = 0
+  /** Committed entries a follower holds back (see `followerApplyDelayMs`), in order. */
+  #heldEntries: Entry[] = []
+  /** Cancels the timer that hands `#heldEntries` over. */
+  #cancelHeldTimer: (() => void) | undefined
   #snapshotsTaken = 0
   /** The snapshot being written to storage, if any (see #maybeSnapshot). */
   #snapshotWrite: Promise<number | undefined> | undefined
@@ -177,6 +188,8 @@ export class Replica {
     this.#stopped = true
     this.#stopTicking?.()
     this.#stopTicking = undefined
+    this.#cancelHeldTimer?.()
+    this.#cancelHeldTimer = undefined
   }
 
   get appliedIndex(): number {
@@ -320,14 +333,26 @@ export class Replica {
     // holds back the next Ready (heartbeats, votes, acknowledgements).
     const { snapshot, committedEntries } = ready
     if (snapshot) this.#enqueueApply(() => this.#restore(snapshot))
-    if (committedEntries.length > 0) this.#enqueueApply(() => this.#apply(committedEntries))
+    const delayMs = this.#options.followerApplyDelayMs ?? 0
+    if (delayMs > 0 && this.#node.softState().role === 'follower') {
+      if (committedEntries.length > 0) this.#holdEntries(committedEntries, delayMs)
+    } else if (committedEntries.length > 0) this.#enqueueApply(() => this.#apply(committedEntries))
+    else this.#releaseHeldEntries()
     for (const state of ready.readStates) this.events.onReadState?.(state)
     for (const context of ready.droppedReads) this.events.onReadDropped?.(context)
     this.#node.advance()
   }
 
-  /** Runs `task` after every earlier state machine task, in order; a failure stops the replica. */
+  /**
+   * Runs `task` after every earlier state machine task, and after the entries held back so far, in order; a
+   * failure stops the replica.
+   */
   #enqueueApply(task: () => Promise<void>): void {
+    this.#releaseHeldEntries()
+    this.#enqueueTask(task)
+  }
+
+  #enqueueTask(task: () => Promise<void>): void {
     this.#applyTasks++
     this.#applyQueue = this.#applyQueue.then(async () => {
       try {
@@ -338,6 +363,24 @@ export class Replica {
         this.#applyTasks--
       }
     })
+  }
+
+  #holdEntries(entries: readonly Entry[], delayMs: number): void {
+    this.#heldEntries.push(...entries)
+    this.#cancelHeldTimer ??= this.#options.clock.after(delayMs, () => {
+      this.#cancelHeldTimer = undefined
+      if (!this.#stopped) this.#releaseHeldEntries()
+    })
+  }
+
+  /** Queues the held entries for the state machine now. */
+  #releaseHeldEntries(): void {
+    this.#cancelHeldTimer?.()
+    this.#cancelHeldTimer = undefined
+    if (this.#heldEntries.length === 0) return
+    const entries = this.#heldEntries
+    this.#heldEntries = []
+    this.#enqueueTask(() => this.#apply(entries))
   }
 
   async #restore(snapshot: Snapshot): Promise<void> {

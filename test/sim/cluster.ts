@@ -53,6 +53,8 @@ export interface FaultProfile {
   readonly coalesceReadRounds: boolean
   /** A new commit index waits for the next append or heartbeat (RaftConfig.lazyCommitBroadcast). */
   readonly lazyCommitBroadcast: boolean
+  /** Followers hold committed entries back this long before applying them (ReplicaOptions). */
+  readonly followerApplyDelayMs: number
   /** Ticks a threshold snapshot waits after the last one began (ReplicaOptions.snapshotSpacingTicks). */
   readonly snapshotSpacingTicks: number
   /** Interval snapshots (ReplicaOptions.snapshotIntervalTicks; 0: none). */
@@ -96,6 +98,7 @@ export function drawProfile(random: Prng, overrides: Partial<FaultProfile> = {})
     lazyCommitBroadcast: random.chance(0.5),
     snapshotSpacingTicks: random.pick([0, 0, 10, 100]),
     snapshotIntervalTicks: random.pick([0, 0, 20, 200]),
+    followerApplyDelayMs: random.pick([0, 0, 2, 10, 100]),
     ...overrides,
   }
 }
@@ -229,6 +232,7 @@ export class SimCluster {
       coalesceAppends: this.profile.coalesceAppends,
       coalesceReadRounds: this.profile.coalesceReadRounds,
       lazyCommitBroadcast: this.profile.lazyCommitBroadcast,
+      followerApplyDelayMs: this.profile.followerApplyDelayMs,
       snapshotSpacingTicks: this.profile.snapshotSpacingTicks,
       snapshotIntervalTicks: this.profile.snapshotIntervalTicks,
       bugs: this.bugs,

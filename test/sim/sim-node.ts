@@ -38,6 +38,7 @@ export interface NodeHost {
   readonly coalesceAppends: boolean
   readonly coalesceReadRounds: boolean
   readonly lazyCommitBroadcast: boolean
+  readonly followerApplyDelayMs: number
   readonly snapshotSpacingTicks: number
   readonly snapshotIntervalTicks: number
   readonly bugs: ReadonlySet<PlantedBug>
@@ -143,7 +144,18 @@ export class SimNode {
         },
       },
       stateMachine: this.#stateMachinePort(),
-      clock: { every: (ms, run) => host.every(ms, run) },
+      clock: {
+        every: (ms, run) => host.every(ms, run),
+        after: (ms, run) => {
+          let active = true
+          host.after(ms, () => {
+            if (active) run()
+          })
+          return () => {
+            active = false
+          }
+        },
+      },
       random: () => host.random.float(),
       tickMs,
       electionTicks: 10,
@@ -154,6 +166,7 @@ export class SimNode {
       coalesceAppends: host.coalesceAppends,
       coalesceReadRounds: host.coalesceReadRounds,
       lazyCommitBroadcast: host.lazyCommitBroadcast,
+      followerApplyDelayMs: host.followerApplyDelayMs,
       snapshotSpacingTicks: host.snapshotSpacingTicks,
       snapshotIntervalTicks: host.snapshotIntervalTicks,
       bugs: host.bugs,

@@ -70,6 +70,8 @@ function makeReplica(
   extra: Partial<ReplicaOptions> = {},
 ) {
   let tick: (() => void) | undefined
+  /** One-shot timers (`Clock.after`), fired by the test. */
+  const timers: { readonly ms: number; readonly run: () => void; cancelled: boolean }[] = []
   const replica = new Replica({
     id: 1,
     storage,
@@ -82,6 +84,13 @@ function makeReplica(
           tick = undefined
         }
       },
+      after: (ms, run) => {
+        const timer = { ms, run, cancelled: false }
+        timers.push(timer)
+        return () => {
+          timer.cancelled = true
+        }
+      },
     },
     random: () => 0.5,
     tickMs: 10,
@@ -91,7 +100,7 @@ function makeReplica(
     bugs,
     ...extra,
   })
-  return { replica, tick: () => tick?.() }
+  return { replica, tick: () => tick?.(), timers }
 }
 
 /** Lets the driver's promise continuations run. */
@@ -419,4 +428,96 @@ test("a due snapshot waits nine times the last one's cost after it, then is take
   await expectSecondSnapshotAfter(35, { tick, drain, copies, snapshots })
   assert.equal(snapshots[1]!.meta.index, capturedAt[1])
   replica.stop()
+})
+
+/**
+ * Node 1, a follower of leader 2 in a 3-voter cluster, whose state machine records each hand-over, after
+ * the leader's appends of `entries` entries in term 2 (indexes 4 on; the bootstrap holds 1–3), all committed.
+ */
+async function followerWithHeldApplies(entries: number, followerApplyDelayMs = 10) {
+  const { storage, pending } = controlledStorage([1, 2, 3])
+  const sent: Message[] = []
+  const handed: number[][] = []
+  const machine: ReplicaStateMachine = {
+    async apply(applied) {
+      handed.push(applied.map((entry) => entry.index))
+    },
+    async restore() {},
+    async snapshot() {
+      return { data: Promise.resolve(new Uint8Array()) }
+    },
+  }
+  const { replica, timers } = makeReplica(storage, sent, 0, new Set(), machine, { followerApplyDelayMs })
+  replica.start()
+  for (let index = 4; index < 4 + entries; index++) {
+    const entry: Entry = { kind: 'normal', index, term: 2, data: new TextEncoder().encode(`w${index}`) }
+    replica.receive({
+      type: 'append',
+      from: 2,
+      to: 1,
+      term: 2,
+      prevIndex: index - 1,
+      prevTerm: index === 4 ? 1 : 2,
+      entries: [entry],
+      commit: index,
+    })
+    await drainSaves(pending)
+  }
+  assert.equal(replica.softState().role, 'follower')
+  assert.equal(sent.filter((m) => m.type === 'appendResponse').length, entries, 'every append acknowledged')
+  return { replica, handed, timers, pending, sent }
+}
+
+test('a follower with followerApplyDelayMs hands committed entries over together, once the delay passes', async () => {
+  const { replica, handed, timers } = await followerWithHeldApplies(3)
+  assert.deepEqual(handed, [], 'applied before the delay passed')
+  assert.equal(replica.appliedIndex, 0)
+  assert.deepEqual(
+    timers.map((t) => [t.ms, t.cancelled]),
+    [[10, false]],
+    'one timer for the whole hold',
+  )
+  timers[0]!.run()
+  await settle()
+  assert.deepEqual(handed, [[1, 2, 3, 4, 5, 6]])
+  assert.equal(replica.appliedIndex, 6)
+  replica.stop()
+})
+
+test('without followerApplyDelayMs a follower applies each commit as it learns it', async () => {
+  const { replica, handed, timers } = await followerWithHeldApplies(2, 0)
+  assert.deepEqual(handed, [[1, 2, 3], [4], [5]])
+  assert.equal(timers.length, 0)
+  replica.stop()
+})
+
+test('a follower that starts an election first applies what it held, without waiting for the delay', async () => {
+  const { replica, handed, timers, pending, sent } = await followerWithHeldApplies(2)
+  replica.campaign()
+  await drainSaves(pending)
+  const preVote = sent.find((m) => m.type === 'preVote')!
+  replica.receive({ type: 'preVoteResponse', from: 3, to: 1, term: preVote.term, reject: false })
+  await drainSaves(pending)
+  assert.equal(replica.softState().role, 'candidate')
+  assert.deepEqual(handed, [[1, 2, 3, 4, 5]])
+  assert.equal(timers[0]!.cancelled, true)
+  replica.stop()
+})
+
+test('a snapshot asked of a follower includes the entries it held back', async () => {
+  const { replica, handed, timers } = await followerWithHeldApplies(2)
+  const taken = await replica.snapshotNow()
+  assert.equal(taken, 5)
+  assert.deepEqual(handed, [[1, 2, 3, 4, 5]])
+  assert.equal(timers[0]!.cancelled, true)
+  replica.stop()
+})
+
+test('a stopped follower cancels the hand-over of what it held', async () => {
+  const { replica, handed, timers } = await followerWithHeldApplies(1)
+  replica.stop()
+  assert.equal(timers[0]!.cancelled, true)
+  timers[0]!.run()
+  await settle()
+  assert.deepEqual(handed, [])
 })
