@@ -366,7 +366,8 @@ export class Replica {
   }
 
   #holdEntries(entries: readonly Entry[], delayMs: number): void {
-    this.#heldEntries.push(...entries)
+    // One at a time: a follower catching up may be handed more entries than a call's arguments can carry.
+    for (const entry of entries) this.#heldEntries.push(entry)
     this.#cancelHeldTimer ??= this.#options.clock.after(delayMs, () => {
       this.#cancelHeldTimer = undefined
       if (!this.#stopped) this.#releaseHeldEntries()
