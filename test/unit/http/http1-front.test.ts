@@ -50,6 +50,23 @@ async function start(handler: HttpHandler, options: FrontOptions = {}) {
   return { front, port }
 }
 
+/** Starts a front on `handler`, connects one client, runs `body`, and stops the front whatever happens. */
+async function withClient(
+  handler: HttpHandler,
+  body: (c: Client, front: HttpFront) => Promise<void>,
+  options: FrontOptions = {},
+): Promise<void> {
+  const { front, port } = await start(handler, options)
+  const c = await client(port)
+  try {
+    await body(c, front)
+  } finally {
+    await stop(front)
+  }
+}
+
+type Client = Awaited<ReturnType<typeof client>>
+
 function stop(front: HttpFront): Promise<void> {
   return new Promise((resolve) => {
     front.close(() => resolve())
@@ -109,9 +126,7 @@ const ok = (text: string): Parameters<Respond> => [
 
 test('the data endpoints are answered by the front, not node:http', async () => {
   const { handler, nodeRequests, nth } = fakeHandler()
-  const { front, port } = await start(handler)
-  const c = await client(port)
-  try {
+  await withClient(handler, async (c) => {
     c.socket.write(get('/db/query?q=SELECT%201&level=none'))
     const served = await nth(0)
     assert.equal(served.request.method, 'GET')
@@ -124,16 +139,12 @@ test('the data endpoints are answered by the front, not node:http', async () => 
     assert.match(answer!.headers.get('date') ?? '', /GMT$/)
     assert.equal(answer!.headers.get('keep-alive'), 'timeout=5')
     assert.deepEqual(nodeRequests, [])
-  } finally {
-    await stop(front)
-  }
+  })
 })
 
 test('pipelined requests are served one at a time and answered in order', async () => {
   const { handler, served, nth } = fakeHandler()
-  const { front, port } = await start(handler)
-  const c = await client(port)
-  try {
+  await withClient(handler, async (c) => {
     c.socket.write(post('/db/execute', '["a"]') + get('/db/query?q=b') + post('/db/request', '["c"]'))
     const first = await nth(0)
     assert.equal(first.body, '["a"]')
@@ -151,16 +162,12 @@ test('pipelined requests are served one at a time and answered in order', async 
       answers.map((a) => a.body),
       ['A', 'B', 'C'],
     )
-  } finally {
-    await stop(front)
-  }
+  })
 })
 
 test('a request that arrives a byte at a time is served whole', async () => {
   const { handler, nth } = fakeHandler()
-  const { front, port } = await start(handler)
-  const c = await client(port)
-  try {
+  await withClient(handler, async (c) => {
     const bytes = Buffer.from(post('/db/execute?timings', '["INSERT INTO t VALUES(1)"]'))
     for (const byte of bytes) {
       c.socket.write(Buffer.from([byte]))
@@ -171,16 +178,12 @@ test('a request that arrives a byte at a time is served whole', async () => {
     assert.equal(served.request.search, '?timings')
     served.respond(...ok('done'))
     assert.equal((await c.answers(1))[0]!.body, 'done')
-  } finally {
-    await stop(front)
-  }
+  })
 })
 
 test('a body of many chunks is served whole', async () => {
   const { handler, nth } = fakeHandler(1 << 20)
-  const { front, port } = await start(handler)
-  const c = await client(port)
-  try {
+  await withClient(handler, async (c) => {
     const body = JSON.stringify(Array.from({ length: 20_000 }, (_, i) => `row ${i}`))
     assert.ok(body.length > 200_000)
     const bytes = Buffer.from(post('/db/execute', body))
@@ -189,16 +192,12 @@ test('a body of many chunks is served whole', async () => {
     assert.equal(served.body, body)
     served.respond(...ok('done'))
     assert.equal((await c.answers(1))[0]!.body, 'done')
-  } finally {
-    await stop(front)
-  }
+  })
 })
 
 test('after a data request, another kind hands the connection to node:http, answers in order', async () => {
   const { handler, nodeRequests, nth } = fakeHandler()
-  const { front, port } = await start(handler)
-  const c = await client(port)
-  try {
+  await withClient(handler, async (c) => {
     c.socket.write(get('/db/query?q=1') + get('/status?pretty') + get('/db/query?q=2'))
     ;(await nth(0)).respond(...ok('front'))
     const answers = await c.answers(3)
@@ -208,9 +207,7 @@ test('after a data request, another kind hands the connection to node:http, answ
     )
     // From the handover on, node:http serves the connection, data paths included.
     assert.deepEqual(nodeRequests, ['GET /status?pretty', 'GET /db/query?q=2'])
-  } finally {
-    await stop(front)
-  }
+  })
 })
 
 const handedOver: [string, string, string][] = [
@@ -231,55 +228,41 @@ const handedOver: [string, string, string][] = [
 for (const [name, request, expected] of handedOver) {
   test(`left to node:http: ${name}`, async () => {
     const { handler, served } = fakeHandler(1024)
-    const { front, port } = await start(handler)
-    const c = await client(port)
-    try {
+    await withClient(handler, async (c) => {
       c.socket.write(request)
       if (request.includes('HTTP/1.0')) await c.closed()
       const [answer] = await c.answers(1)
       assert.equal(answer!.body, expected)
       assert.equal(served.length, 0)
-    } finally {
-      await stop(front)
-    }
+    })
   })
 }
 
 test('a head too long for the front goes to node:http, which refuses it', async () => {
   const { handler, served } = fakeHandler()
-  const { front, port } = await start(handler)
-  const c = await client(port)
-  try {
+  await withClient(handler, async (c) => {
     c.socket.write(`GET /db/query?q=1 HTTP/1.1\r\nHost: x\r\nX-Long: ${'a'.repeat(20_000)}`)
     const [answer] = await c.answers(1)
     assert.equal(answer!.status, 431)
     assert.equal(served.length, 0)
-  } finally {
-    await stop(front)
-  }
+  })
 })
 
 test('Connection: close is answered, then the connection closes', async () => {
   const { handler, nth } = fakeHandler()
-  const { front, port } = await start(handler)
-  const c = await client(port)
-  try {
+  await withClient(handler, async (c) => {
     c.socket.write(get('/db/query?q=1', 'Connection: close\r\n'))
     ;(await nth(0)).respond(...ok('bye'))
     await c.closed()
     const [answer] = splitAnswers(c.received)
     assert.equal(answer!.body, 'bye')
     assert.equal(answer!.headers.get('connection'), 'close')
-  } finally {
-    await stop(front)
-  }
+  })
 })
 
 test('a client that ends its side after the request still gets the answer', async () => {
   const { handler, nth } = fakeHandler()
-  const { front, port } = await start(handler)
-  const c = await client(port)
-  try {
+  await withClient(handler, async (c) => {
     c.socket.end(post('/db/execute', '["a"]'))
     const served = await nth(0)
     // The end has arrived before the answer is written.
@@ -287,16 +270,12 @@ test('a client that ends its side after the request still gets the answer', asyn
     served.respond(...ok('late'))
     await c.closed()
     assert.equal(splitAnswers(c.received)[0]!.body, 'late')
-  } finally {
-    await stop(front)
-  }
+  })
 })
 
 test('a header that cannot be written throws and writes nothing; the answer can still be given', async () => {
   const { handler, nth } = fakeHandler()
-  const { front, port } = await start(handler)
-  const c = await client(port)
-  try {
+  await withClient(handler, async (c) => {
     c.socket.write(get('/db/query?q=1'))
     const served = await nth(0)
     assert.throws(() => served.respond(200, ['Location', 'http://a\r\nX-Injected: 1'], ''), TypeError)
@@ -304,36 +283,34 @@ test('a header that cannot be written throws and writes nothing; the answer can 
     const [answer] = await c.answers(1)
     assert.equal(answer!.body, 'safe')
     assert.equal(answer!.headers.has('x-injected'), false)
-  } finally {
-    await stop(front)
-  }
+  })
 })
 
 test('an idle connection closes after the keep-alive timeout', async () => {
   const { handler, nth } = fakeHandler()
-  const { front, port } = await start(handler, { keepAliveTimeoutMs: 30, sweepIntervalMs: 5 })
-  const c = await client(port)
-  try {
-    c.socket.write(get('/db/query?q=1'))
-    ;(await nth(0)).respond(...ok('one'))
-    await c.answers(1)
-    await c.closed()
-  } finally {
-    await stop(front)
-  }
+  await withClient(
+    handler,
+    async (c) => {
+      c.socket.write(get('/db/query?q=1'))
+      ;(await nth(0)).respond(...ok('one'))
+      await c.answers(1)
+      await c.closed()
+    },
+    { keepAliveTimeoutMs: 30, sweepIntervalMs: 5 },
+  )
 })
 
 test('a head that never completes is dropped after the headers timeout', async () => {
   const { handler, served } = fakeHandler()
-  const { front, port } = await start(handler, { headersTimeoutMs: 30, sweepIntervalMs: 5 })
-  const c = await client(port)
-  try {
-    c.socket.write('GET /db/query?q=1 HTTP/1.1\r\nHost: x\r\n')
-    await c.closed()
-    assert.equal(served.length, 0)
-  } finally {
-    await stop(front)
-  }
+  await withClient(
+    handler,
+    async (c) => {
+      c.socket.write('GET /db/query?q=1 HTTP/1.1\r\nHost: x\r\n')
+      await c.closed()
+      assert.equal(served.length, 0)
+    },
+    { headersTimeoutMs: 30, sweepIntervalMs: 5 },
+  )
 })
 
 test('a body that never completes is dropped after the request timeout, not the headers timeout', async () => {
@@ -357,15 +334,15 @@ test('a body that never completes is dropped after the request timeout, not the 
 
 test('a request that never completes is dropped after the request timeout', async () => {
   const { handler, served } = fakeHandler()
-  const { front, port } = await start(handler, { requestTimeoutMs: 30, sweepIntervalMs: 5 })
-  const c = await client(port)
-  try {
-    c.socket.write(post('/db/execute', '["a"]').slice(0, -2))
-    await c.closed()
-    assert.equal(served.length, 0)
-  } finally {
-    await stop(front)
-  }
+  await withClient(
+    handler,
+    async (c) => {
+      c.socket.write(post('/db/execute', '["a"]').slice(0, -2))
+      await c.closed()
+      assert.equal(served.length, 0)
+    },
+    { requestTimeoutMs: 30, sweepIntervalMs: 5 },
+  )
 })
 
 test('a request being served when the listener closes is answered with Connection: close', async () => {
@@ -387,9 +364,7 @@ test('a request being served when the listener closes is answered with Connectio
 
 test('a client that does not read its answers is not served further until it does', async () => {
   const { handler, served, nth } = fakeHandler()
-  const { front, port } = await start(handler)
-  const c = await client(port)
-  try {
+  await withClient(handler, async (c) => {
     c.socket.pause()
     const big = 'x'.repeat(8 << 20)
     c.socket.write(get('/db/query?q=1') + get('/db/query?q=2'))
@@ -403,9 +378,7 @@ test('a client that does not read its answers is not served further until it doe
     const answers = await c.answers(2)
     assert.equal(answers[0]!.body.length, big.length)
     assert.equal(answers[1]!.body, 'two')
-  } finally {
-    await stop(front)
-  }
+  })
 })
 
 test('thousands of pipelined requests answered at once do not grow the stack', async () => {
@@ -421,14 +394,10 @@ test('thousands of pipelined requests answered at once do not grow the stack', a
       respond(...ok('x'))
     },
   })
-  const { front, port } = await start(handler)
-  const c = await client(port)
-  try {
+  await withClient(handler, async (c) => {
     c.socket.write(get('/db/execute').repeat(count))
     const answers = await c.answers(count)
     assert.equal(answers.length, count)
     assert.equal(served, count)
-  } finally {
-    await stop(front)
-  }
+  })
 })
