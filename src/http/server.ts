@@ -206,13 +206,14 @@ export function createHandler(options: HttpOptions): HttpHandler {
       count('load')
       const body = await readBytes(req, bodyBytesMax)
       if (body.byteLength === 0) throw new HttpError(400, 'no data to load')
+      const answer = resAnswer(res)
       const outcome = await leaderOrForward(
         target,
-        resAnswer(res),
+        answer,
         () => store.load(body),
         (leader) => withTimeout(forwarder.load(leader, body), forwardTimeout, true),
       )
-      if (outcome) answerOutcome(resAnswer(res), outcome, 'mixed', params, started)
+      if (outcome) answerOutcome(answer, outcome, 'mixed', params, started)
       return
     }
     if (path === '/boot') {
