@@ -8,11 +8,13 @@ export function toWireBatch(batch: Batch): WireStatement[] {
   return batch.map((statement: unknown, i): WireStatement => {
     if (typeof statement === 'string') return { sql: statement, positional: [] }
     if (!Array.isArray(statement)) throw new BadStatementError(i, 'must be a string or an array')
-    const [sql, ...params] = statement as unknown[]
+    const sql: unknown = statement[0]
     if (typeof sql !== 'string') throw new BadStatementError(i, 'the first element must be the SQL string')
     const positional: ParamValue[] = []
     let named: Record<string, ParamValue> | undefined
-    for (const param of params) {
+    // By index, not `[sql, ...params]`: a thousand-row batch made a rest array per row.
+    for (let p = 1; p < statement.length; p++) {
+      const param: unknown = statement[p]
       if (isParamValue(param)) {
         positional.push(param)
       } else if (isPlainObject(param)) {
