@@ -35,11 +35,21 @@ export function diskReader(bytes: Uint8Array, what: string): ByteReader {
   })
 }
 
-export function encodeEntry(entry: Entry): Uint8Array {
-  assert(entry.index >= 1, `entry index ${entry.index} must be at least 1`)
-  const size =
+/** The size of `encodeEntry(entry)`. */
+export function entryBytes(entry: Entry): number {
+  return (
     entryHeaderBytes + (entry.kind === 'normal' ? entry.data.byteLength : entry.kind === 'confChange' ? 9 : 0)
-  const writer = diskWriter(size)
+  )
+}
+
+export function encodeEntry(entry: Entry): Uint8Array {
+  return encodeEntryInto(entry, undefined)
+}
+
+/** Encodes `entry` into `into` (exactly `entryBytes(entry)` long), or a fresh buffer without it. */
+export function encodeEntryInto(entry: Entry, into: Uint8Array | undefined): Uint8Array {
+  assert(entry.index >= 1, `entry index ${entry.index} must be at least 1`)
+  const writer = new ByteWriter(entryBytes(entry), 'little', into)
   writer.u8(kindTags[entry.kind])
   writer.u64(entry.index, 'entry index')
   writer.u64(entry.term, 'entry term')

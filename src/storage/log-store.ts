@@ -3,7 +3,7 @@ import { type LogReader, limitEntryBytes } from '../raft/log-reader.js'
 import type { ClusterConfig, Entry, HardState, Snapshot, SnapshotMeta } from '../raft/message.js'
 import { emptyHardState } from '../raft/message.js'
 import { AssertionError, assert } from '../util/assert.js'
-import { decodeEntry, encodeEntry } from './entry-codec.js'
+import { decodeEntry, encodeEntryInto, entryBytes } from './entry-codec.js'
 import {
   CorruptLogError,
   DecodeError,
@@ -21,7 +21,7 @@ import {
   hardStateSlotBytes,
   recoverHardStateFile,
 } from './hard-state-file.js'
-import { decodeRecords, encodeRecords, payloadBytesMaxDefault } from './record-codec.js'
+import { decodeRecords, encodeRecordsInPlace, payloadBytesMaxDefault } from './record-codec.js'
 import { decodeSnapshotFile, encodeSnapshotFile } from './snapshot-file.js'
 
 /** Structured logger (style.md §2.7): constant messages, values in fields. */
@@ -831,12 +831,13 @@ export class LogStore implements LogReader {
 }
 
 function encodeEntryRecords(entries: readonly Entry[]): Uint8Array {
-  const payloads = entries.map((entry) => {
-    const payload = encodeEntry(entry)
-    assert(payload.byteLength <= payloadBytesMaxDefault, `entry ${entry.index} is too large to store`)
-    return payload
+  const sizes = entries.map((entry) => {
+    const size = entryBytes(entry)
+    assert(size <= payloadBytesMaxDefault, `entry ${entry.index} is too large to store`)
+    return size
   })
-  return encodeRecords(payloads)
+  // Each entry straight into its record: its data is copied once, not into an entry buffer and then again.
+  return encodeRecordsInPlace(sizes, (i, payload) => encodeEntryInto(entries[i]!, payload))
 }
 
 interface RecoveredLog {

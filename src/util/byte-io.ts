@@ -25,9 +25,14 @@ export class ByteWriter {
   readonly #littleEndian: boolean
   #offset = 0
 
-  constructor(size: number, order: ByteOrder) {
-    this.bytes = new Uint8Array(size)
-    this.#view = new DataView(this.bytes.buffer)
+  /** With `into` (exactly `size` bytes), writes there instead of into a fresh buffer. */
+  constructor(size: number, order: ByteOrder, into?: Uint8Array) {
+    assert(
+      into === undefined || into.byteLength === size,
+      `a writer of ${size} bytes over ${into?.byteLength}`,
+    )
+    this.bytes = into ?? new Uint8Array(size)
+    this.#view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength)
     this.#littleEndian = order === 'little'
   }
 

@@ -9,7 +9,9 @@ import {
   decodeHardState,
   decodeSnapshotMeta,
   encodeEntry,
+  encodeEntryInto,
   encodeHardState,
+  entryBytes,
   encodeSnapshotMeta,
 } from '../../src/storage/entry-codec.js'
 import { DecodeError } from '../../src/storage/errors.js'
@@ -17,6 +19,7 @@ import {
   decodeRecords,
   encodeRecord,
   encodeRecords,
+  encodeRecordsInPlace,
   recordHeaderBytes,
 } from '../../src/storage/record-codec.js'
 
@@ -132,6 +135,25 @@ describe('entry codec', () => {
         )
       }),
     )
+  })
+
+  test('entries written in place into their records give the bytes of encoding each and then framing it', () => {
+    fc.assert(
+      fc.property(fc.array(entryArbitrary, { maxLength: 8 }), (entries) => {
+        const inPlace = encodeRecordsInPlace(entries.map(entryBytes), (i, payload) => {
+          encodeEntryInto(entries[i]!, payload)
+        })
+        assert.deepStrictEqual(inPlace, encodeRecords(entries.map(encodeEntry)))
+        const { records, stop } = decodeRecords(inPlace)
+        assert.equal(stop.kind, 'end')
+        assert.equal(records.length, entries.length)
+      }),
+    )
+  })
+
+  test('an entry written in place must fill exactly the bytes it is given', () => {
+    const entry: Entry = { kind: 'normal', index: 3, term: 2, data: new Uint8Array([1, 2, 3]) }
+    assert.throws(() => encodeEntryInto(entry, new Uint8Array(entryBytes(entry) + 1)), /a writer of/)
   })
 
   test('round-trips hard states and snapshot metadata', () => {
