@@ -482,3 +482,72 @@ test('discardResults: the batch applies and records its index, and the answer is
     (error: unknown) => error instanceof DbError && error.code === 'TQ_ERR_DB_BAD_OPTIONS',
   )
 })
+
+// The worker keeps each statement's column details between queries (executor.ts `#columnsOf`): the same query
+// text (so the same cached prepared statement) must still follow schema changes made between its runs.
+describe('column details of a repeated query', () => {
+  async function execute(statements: string[]): Promise<void> {
+    const results = await db.execute(statements, apply)
+    assert.ok(
+      results.every((result) => !('error' in result)),
+      inspect(results),
+    )
+  }
+
+  function shape(results: StatementResult[]): { columns: readonly string[]; types: readonly string[] } {
+    const result = results[0]
+    assert.ok(result !== undefined && 'columns' in result, inspect(results))
+    return { columns: result.columns, types: result.types }
+  }
+
+  test('follow ADD COLUMN, RENAME COLUMN and DROP/CREATE made by execute', async () => {
+    const table = await freshTable('id INTEGER PRIMARY KEY, a TEXT')
+    await execute([`INSERT INTO ${table} VALUES(1, 'x')`])
+    const query = `SELECT * FROM ${table}`
+    assert.deepEqual(shape(await db.query([query])), { columns: ['id', 'a'], types: ['integer', 'text'] })
+    assert.deepEqual(shape(await db.query([query])), { columns: ['id', 'a'], types: ['integer', 'text'] })
+
+    await execute([`ALTER TABLE ${table} ADD COLUMN b REAL`])
+    assert.deepEqual(shape(await db.query([query])), {
+      columns: ['id', 'a', 'b'],
+      types: ['integer', 'text', 'real'],
+    })
+
+    await execute([`ALTER TABLE ${table} RENAME COLUMN a TO renamed`])
+    assert.deepEqual(shape(await db.query([query])), {
+      columns: ['id', 'renamed', 'b'],
+      types: ['integer', 'text', 'real'],
+    })
+
+    await execute([`DROP TABLE ${table}`, `CREATE TABLE ${table} (k BLOB, v DATETIME)`])
+    assert.deepEqual(shape(await db.query([query])), { columns: ['k', 'v'], types: ['blob', 'datetime'] })
+  })
+
+  test('follow a change made by a request batch, and the qualified names with it', async () => {
+    const table = await freshTable('id INTEGER PRIMARY KEY')
+    const query = `SELECT * FROM ${table}`
+    assert.deepEqual(shape(await db.query([query], { qualifyColumns: true })).columns, [`${table}.id`])
+    // The same statement before and after the change, in one batch.
+    const changed = await db.request([query, `ALTER TABLE ${table} ADD COLUMN extra TEXT`, query], {
+      ...apply,
+      qualifyColumns: true,
+    })
+    assert.deepEqual(shape(changed).columns, [`${table}.id`])
+    assert.deepEqual(shape(changed.slice(2)).columns, [`${table}.id`, `${table}.extra`])
+    assert.deepEqual(shape(await db.query([query])).columns, ['id', 'extra'])
+    assert.deepEqual(shape(await db.query([query], { qualifyColumns: true })).columns, [
+      `${table}.id`,
+      `${table}.extra`,
+    ])
+  })
+
+  test('an expression column is typed by the first row of each run, not of the first run', async () => {
+    const table = await freshTable('v')
+    const query = `SELECT max(v) AS m FROM ${table}`
+    assert.deepEqual(shape(await db.query([query])), { columns: ['m'], types: [''] })
+    await execute([`INSERT INTO ${table} VALUES('text')`])
+    assert.deepEqual(shape(await db.query([query])), { columns: ['m'], types: ['text'] })
+    await execute([`DELETE FROM ${table}`, `INSERT INTO ${table} VALUES(2.5)`])
+    assert.deepEqual(shape(await db.query([query])), { columns: ['m'], types: ['real'] })
+  })
+})
