@@ -569,14 +569,6 @@ function executeResult(run: { changes: number; lastInsertRowid: number | bigint 
   return result
 }
 
-/**
- * `types`: the declared type lower-cased; for an expression (no declared type) rqlite reports the storage
- * class of the first row's value (`COUNT(*)` → "integer"), or "" when there is no row or the value is NULL.
- *
- * `qualify`: rqlite's `qualify_columns` (db.go `qualifyRowColumns`): a column with an origin table
- * (`sqlite3_column_table_name`) is named `table.name`, where `name` is the result column's name, so an
- * alias is kept (`SELECT x AS y FROM t` → `t.y`); an expression keeps its plain name.
- */
 /** What a query result needs from `columns()`, which builds five strings per column on each call. */
 interface ColumnDetails {
   readonly generation: number
@@ -601,6 +593,14 @@ function columnDetails(columns: readonly SqliteColumn[], generation: number): Co
   return { generation, names, qualifiedNames, declaredTypes, types }
 }
 
+/**
+ * `types`: the declared type lower-cased; for an expression (no declared type) rqlite reports the storage
+ * class of the first row's value (`COUNT(*)` → "integer"), or "" when there is no row or the value is NULL.
+ *
+ * `qualify`: rqlite's `qualify_columns` (db.go `qualifyRowColumns`): a column with an origin table
+ * (`sqlite3_column_table_name`) is named `table.name`, where `name` is the result column's name, so an
+ * alias is kept (`SELECT x AS y FROM t` → `t.y`); an expression keeps its plain name.
+ */
 function queryResult(details: ColumnDetails, rows: readonly unknown[][], qualify: boolean): QueryResult {
   const first = rows[0]
   const types =
