@@ -23,9 +23,12 @@ const changeTags = { addVoter: 1, addNonVoter: 2, promote: 3, remove: 4 } as con
 const changeTypes = ['addVoter', 'addNonVoter', 'promote', 'remove'] as const
 const entryHeaderBytes = 17
 
-/** A writer for a storage structure of `size` bytes (little-endian); `done()` checks the size was exact. */
-export function diskWriter(size: number): ByteWriter {
-  return new ByteWriter(size, 'little')
+/**
+ * A writer for a storage structure of `size` bytes (little-endian), into `into` when given; `done()` checks the
+ * size was exact.
+ */
+export function diskWriter(size: number, into?: Uint8Array): ByteWriter {
+  return new ByteWriter(size, 'little', into)
 }
 
 /** A little-endian reader whose every failure is a `DecodeError` naming `what` is being decoded. */
@@ -49,7 +52,7 @@ export function encodeEntry(entry: Entry): Uint8Array {
 /** Encodes `entry` into `into` (exactly `entryBytes(entry)` long), or a fresh buffer without it. */
 export function encodeEntryInto(entry: Entry, into: Uint8Array | undefined): Uint8Array {
   assert(entry.index >= 1, `entry index ${entry.index} must be at least 1`)
-  const writer = new ByteWriter(entryBytes(entry), 'little', into)
+  const writer = diskWriter(entryBytes(entry), into)
   writer.u8(kindTags[entry.kind])
   writer.u64(entry.index, 'entry index')
   writer.u64(entry.term, 'entry term')

@@ -21,18 +21,10 @@ export function recordChecksum(lengthBytes: Uint8Array, payload: Uint8Array): nu
 
 /** Encodes `payloads` as consecutive records in one buffer (one write for a whole batch). */
 export function encodeRecords(payloads: readonly Uint8Array[]): Uint8Array {
-  let total = 0
-  for (const payload of payloads) total += recordHeaderBytes + payload.byteLength
-  const out = new Uint8Array(total)
-  const view = new DataView(out.buffer)
-  let offset = 0
-  for (const payload of payloads) {
-    view.setUint32(offset, payload.byteLength, true)
-    view.setUint32(offset + 4, recordChecksum(out.subarray(offset, offset + 4), payload), true)
-    out.set(payload, offset + recordHeaderBytes)
-    offset += recordHeaderBytes + payload.byteLength
-  }
-  return out
+  return encodeRecordsInPlace(
+    payloads.map((payload) => payload.byteLength),
+    (i, out) => out.set(payloads[i]!),
+  )
 }
 
 /**
