@@ -12,7 +12,9 @@ export interface SoftState {
  * One batch of work for the driver, handled in this order (style.md §2.5):
  * 1. persist `snapshot` (if any), `entries` and `hardState`, with one fsync when `mustSync`;
  * 2. send `messages` (they may reflect the state of step 1, so never before it is durable);
- * 3. restore the state machine from `snapshot`, then apply `committedEntries` in order;
+ * 3. restore the state machine from `snapshot`, then apply `committedEntries` in order (those below the
+ *    first of `entries` that are already durable may be applied while step 1 runs: they are committed,
+ *    and nothing in this Ready replaces them);
  * 4. serve `readStates` once the state machine has applied their index; fail `droppedReads`;
  * 5. call `advance()`.
  */

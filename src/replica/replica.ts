@@ -316,6 +316,34 @@ export class Replica {
       for (const message of early) this.#options.transport.send(message)
       sentEarly = new Set(early)
     }
+    const { snapshot, committedEntries } = ready
+    const delayMs = this.#options.followerApplyDelayMs ?? 0
+    // Committed entries already durable here go to the state machine now, while this Ready's own entries
+    // are written: on a leader they are the entries its followers have just acknowledged, and their answers
+    // waited for the next write to finish, about one disk write more than a commit needs. Only those below
+    // this Ready's first entry count as durable (the entries from there on may replace what storage holds).
+    let appliedEarly = 0
+    if (
+      snapshot === undefined &&
+      committedEntries.length > 0 &&
+      !(delayMs > 0 && this.#node.softState().role === 'follower')
+    ) {
+      const durableLast =
+        ready.entries.length > 0
+          ? Math.min(storage.lastIndex(), ready.entries[0]!.index - 1)
+          : storage.lastIndex()
+      appliedEarly = Math.max(
+        0,
+        Math.min(committedEntries.length, durableLast - committedEntries[0]!.index + 1),
+      )
+      if (appliedEarly > 0) {
+        const early =
+          appliedEarly === committedEntries.length
+            ? committedEntries
+            : committedEntries.slice(0, appliedEarly)
+        this.#enqueueApply(() => this.#apply(early))
+      }
+    }
     if (ready.snapshot || ready.entries.length > 0 || ready.hardState) {
       await storage.save({
         ...(ready.hardState ? { hardState: ready.hardState } : {}),
@@ -331,13 +359,12 @@ export class Replica {
     }
     // The state machine works on its own queue, so a long query or a big snapshot on the database never
     // holds back the next Ready (heartbeats, votes, acknowledgements).
-    const { snapshot, committedEntries } = ready
     if (snapshot) this.#enqueueApply(() => this.#restore(snapshot))
-    const delayMs = this.#options.followerApplyDelayMs ?? 0
+    const rest = appliedEarly === 0 ? committedEntries : committedEntries.slice(appliedEarly)
     if (delayMs > 0 && this.#node.softState().role === 'follower') {
-      if (committedEntries.length > 0) this.#holdEntries(committedEntries, delayMs)
-    } else if (committedEntries.length > 0) this.#enqueueApply(() => this.#apply(committedEntries))
-    else this.#releaseHeldEntries()
+      if (rest.length > 0) this.#holdEntries(rest, delayMs)
+    } else if (rest.length > 0) this.#enqueueApply(() => this.#apply(rest))
+    else if (appliedEarly === 0) this.#releaseHeldEntries()
     for (const state of ready.readStates) this.events.onReadState?.(state)
     for (const context of ready.droppedReads) this.events.onReadDropped?.(context)
     this.#node.advance()

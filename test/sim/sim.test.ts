@@ -69,7 +69,9 @@ test(`fresh seeds for ${seconds}s find no violation`, async () => {
  * The membership race needs a change proposed while a new leader's first commit is pending. Since the first
  * pre-vote round after a leader's death is retried quickly (elections end sooner), the ordinary swarm no
  * longer catches it within 1,200 seeds (it was 412); its test proposes a change at every election and
- * crashes the leader every 250 ms on 3 nodes (first catch: seed 137, by leader completeness).
+ * crashes the leader every 250 ms on 3 nodes (first catch: seed 137, by leader completeness; seed 818 since
+ * committed entries already durable are applied while the next ones are written, which moves every seed's
+ * timing).
  */
 const plantedBugBudgets: Record<PlantedBug, number> = {
   commitPreviousTermByCount: 600,
@@ -77,7 +79,7 @@ const plantedBugBudgets: Record<PlantedBug, number> = {
   truncateWithoutConflict: 50,
   trustStaleAppendResponse: 50,
   readIndexWithoutQuorum: 1000,
-  confChangeBeforeTermCommit: 600,
+  confChangeBeforeTermCommit: 1500,
   sendBeforePersist: 200,
   snapshotVisibleBeforeRestore: 50,
   retryAmbiguousWrite: 50,

@@ -521,3 +521,82 @@ test('a stopped follower cancels the hand-over of what it held', async () => {
   await settle()
   assert.deepEqual(handed, [])
 })
+
+/** Node 1's append from leader `from` in `term`: `entries` (index, term) after (prevIndex, prevTerm), with `commit`. */
+function appendFrom(
+  from: number,
+  term: number,
+  prev: [index: number, term: number],
+  entries: [index: number, term: number][],
+  commit: number,
+): Message {
+  return {
+    type: 'append',
+    from,
+    to: 1,
+    term,
+    prevIndex: prev[0],
+    prevTerm: prev[1],
+    entries: entries.map(([index, t]) => ({
+      kind: 'normal',
+      index,
+      term: t,
+      data: new TextEncoder().encode(`w${index}t${t}`),
+    })),
+    commit,
+  }
+}
+
+test('committed entries already durable are applied while the next entries are written', async () => {
+  const { replica, handed, pending } = await followerWithHeldApplies(2, 0)
+  replica.receive(appendFrom(2, 2, [5, 2], [[6, 2]], 5))
+  await drainSaves(pending)
+  assert.deepEqual(handed.flat(), [1, 2, 3, 4, 5], 'entry 6 is not committed yet')
+  // Entry 7 is being written (its save stays pending) when entry 6, written before, is committed.
+  replica.receive(appendFrom(2, 2, [6, 2], [[7, 2]], 6))
+  await settle()
+  assert.equal(pending.length, 1, "entry 7's save is still pending")
+  assert.deepEqual(handed.at(-1), [6], 'entry 6 waited for the write of entry 7')
+  replica.receive(appendFrom(2, 2, [7, 2], [], 7))
+  await settle()
+  assert.deepEqual(handed.flat(), [1, 2, 3, 4, 5, 6], 'entry 7 was applied before it was durable')
+  await drainSaves(pending)
+  assert.deepEqual(handed.flat(), [1, 2, 3, 4, 5, 6, 7])
+  replica.stop()
+})
+
+test('committed entries that replace what storage holds wait until they are written', async () => {
+  const { replica, handed, pending } = await followerWithHeldApplies(1, 0)
+  // Entries 5 and 6 of term 2 are written but never committed; leader 3 of term 3 replaces them.
+  replica.receive(
+    appendFrom(
+      2,
+      2,
+      [4, 2],
+      [
+        [5, 2],
+        [6, 2],
+      ],
+      4,
+    ),
+  )
+  await drainSaves(pending)
+  replica.receive(
+    appendFrom(
+      3,
+      3,
+      [4, 2],
+      [
+        [5, 3],
+        [6, 3],
+      ],
+      6,
+    ),
+  )
+  await settle()
+  assert.equal(pending.length, 1, 'the replacing entries are being written')
+  assert.deepEqual(handed.flat(), [1, 2, 3, 4], 'a replacing entry was applied before it was durable')
+  await drainSaves(pending)
+  assert.deepEqual(handed.flat(), [1, 2, 3, 4, 5, 6])
+  replica.stop()
+})
