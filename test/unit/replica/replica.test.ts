@@ -430,6 +430,31 @@ test("a due snapshot waits nine times the last one's cost after it, then is take
   replica.stop()
 })
 
+/** Node 1's append from leader `from` in `term`: `entries` (index, term) after (prevIndex, prevTerm), with `commit`. */
+function appendFrom(
+  from: number,
+  term: number,
+  prev: [index: number, term: number],
+  entries: [index: number, term: number][],
+  commit: number,
+): Message {
+  return {
+    type: 'append',
+    from,
+    to: 1,
+    term,
+    prevIndex: prev[0],
+    prevTerm: prev[1],
+    entries: entries.map(([index, t]) => ({
+      kind: 'normal',
+      index,
+      term: t,
+      data: new TextEncoder().encode(`w${index}t${t}`),
+    })),
+    commit,
+  }
+}
+
 /**
  * Node 1, a follower of leader 2 in a 3-voter cluster, whose state machine records each hand-over, after
  * the leader's appends of `entries` entries in term 2 (indexes 4 on; the bootstrap holds 1–3), all committed.
@@ -450,17 +475,7 @@ async function followerWithHeldApplies(entries: number, followerApplyDelayMs = 1
   const { replica, timers } = makeReplica(storage, sent, 0, new Set(), machine, { followerApplyDelayMs })
   replica.start()
   for (let index = 4; index < 4 + entries; index++) {
-    const entry: Entry = { kind: 'normal', index, term: 2, data: new TextEncoder().encode(`w${index}`) }
-    replica.receive({
-      type: 'append',
-      from: 2,
-      to: 1,
-      term: 2,
-      prevIndex: index - 1,
-      prevTerm: index === 4 ? 1 : 2,
-      entries: [entry],
-      commit: index,
-    })
+    replica.receive(appendFrom(2, 2, [index - 1, index === 4 ? 1 : 2], [[index, 2]], index))
     await drainSaves(pending)
   }
   assert.equal(replica.softState().role, 'follower')
@@ -521,31 +536,6 @@ test('a stopped follower cancels the hand-over of what it held', async () => {
   await settle()
   assert.deepEqual(handed, [])
 })
-
-/** Node 1's append from leader `from` in `term`: `entries` (index, term) after (prevIndex, prevTerm), with `commit`. */
-function appendFrom(
-  from: number,
-  term: number,
-  prev: [index: number, term: number],
-  entries: [index: number, term: number][],
-  commit: number,
-): Message {
-  return {
-    type: 'append',
-    from,
-    to: 1,
-    term,
-    prevIndex: prev[0],
-    prevTerm: prev[1],
-    entries: entries.map(([index, t]) => ({
-      kind: 'normal',
-      index,
-      term: t,
-      data: new TextEncoder().encode(`w${index}t${t}`),
-    })),
-    commit,
-  }
-}
 
 test('committed entries already durable are applied while the next entries are written', async () => {
   const { replica, handed, pending } = await followerWithHeldApplies(2, 0)
