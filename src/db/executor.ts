@@ -111,12 +111,11 @@ export class Executor {
   /** Whether the batch being run times its statements: not when nobody reads its results. */
   #timed = true
   /**
-   * Bumped by every batch that is not a query, since any of them may change the schema. A statement's
-   * column details are cached for queries within one generation: `columns()` cost 3 µs per call here, more
-   * than a point read itself (1.3 µs), and was the largest part of the worker's time per read.
+   * Column details of statements run by queries since the last batch that was not one (any such batch may
+   * change the schema, so it starts the cache afresh): `columns()` cost 3 µs per call here, more than a point
+   * read itself (1.3 µs), and was the largest part of the worker's time per read.
    */
-  #schemaGeneration = 0
-  readonly #columnDetails = new WeakMap<SqliteStatement, ColumnDetails>()
+  #columnDetails = new WeakMap<SqliteStatement, ColumnDetails>()
   /** The mode of the batch being run. */
   #mode: BatchMode = 'query'
 
@@ -140,8 +139,8 @@ export class Executor {
     this.#qualifyColumns = options.qualifyColumns === true && options.mode !== 'execute'
     this.#timed = options.discardResults !== true
     this.#mode = options.mode
-    // Queries run only read-only statements (#runPiece refuses others), so only they keep the generation.
-    if (options.mode !== 'query') this.#schemaGeneration++
+    // Queries run only read-only statements (#runPiece refuses others), so only they keep the cache.
+    if (options.mode !== 'query') this.#columnDetails = new WeakMap()
     try {
       return this.#run(batch, options)
     } finally {
@@ -373,10 +372,10 @@ export class Executor {
    * the schema may change between two runs of one statement (SQLite then re-prepares it on its next step).
    */
   #columnsOf(statement: SqliteStatement): ColumnDetails {
-    if (this.#mode !== 'query') return columnDetails(statement.columns(), this.#schemaGeneration)
+    if (this.#mode !== 'query') return columnDetails(statement.columns())
     const cached = this.#columnDetails.get(statement)
-    if (cached !== undefined && cached.generation === this.#schemaGeneration) return cached
-    const details = columnDetails(statement.columns(), this.#schemaGeneration)
+    if (cached !== undefined) return cached
+    const details = columnDetails(statement.columns())
     this.#columnDetails.set(statement, details)
     return details
   }
@@ -571,7 +570,6 @@ function executeResult(run: { changes: number; lastInsertRowid: number | bigint 
 
 /** What a query result needs from `columns()`, which builds five strings per column on each call. */
 interface ColumnDetails {
-  readonly generation: number
   readonly names: readonly string[]
   /** `table.name` where the column has an origin table (`qualify_columns`). */
   readonly qualifiedNames: readonly string[]
@@ -581,7 +579,7 @@ interface ColumnDetails {
   readonly types: readonly string[] | undefined
 }
 
-function columnDetails(columns: readonly SqliteColumn[], generation: number): ColumnDetails {
+function columnDetails(columns: readonly SqliteColumn[]): ColumnDetails {
   const names = columns.map((column) => column.name)
   const qualifiedNames = columns.map((column) =>
     column.table !== null && column.table !== '' ? `${column.table}.${column.name}` : column.name,
@@ -590,7 +588,7 @@ function columnDetails(columns: readonly SqliteColumn[], generation: number): Co
     column.type !== null && column.type !== '' ? column.type.toLowerCase() : null,
   )
   const types = declaredTypes.every((type): type is string => type !== null) ? declaredTypes : undefined
-  return { generation, names, qualifiedNames, declaredTypes, types }
+  return { names, qualifiedNames, declaredTypes, types }
 }
 
 /**

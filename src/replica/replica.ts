@@ -344,11 +344,11 @@ export class Replica {
         this.#enqueueApply(() => this.#apply(early))
       }
     }
-    if (ready.snapshot || ready.entries.length > 0 || ready.hardState) {
+    if (snapshot || ready.entries.length > 0 || ready.hardState) {
       await storage.save({
         ...(ready.hardState ? { hardState: ready.hardState } : {}),
         ...(ready.entries.length > 0 ? { entries: ready.entries } : {}),
-        ...(ready.snapshot ? { snapshot: ready.snapshot } : {}),
+        ...(snapshot ? { snapshot } : {}),
       })
       if (this.#stopped) return
     }
@@ -364,7 +364,7 @@ export class Replica {
     if (delayMs > 0 && this.#node.softState().role === 'follower') {
       if (rest.length > 0) this.#holdEntries(rest, delayMs)
     } else if (rest.length > 0) this.#enqueueApply(() => this.#apply(rest))
-    else if (appliedEarly === 0) this.#releaseHeldEntries()
+    else this.#releaseHeldEntries()
     for (const state of ready.readStates) this.events.onReadState?.(state)
     for (const context of ready.droppedReads) this.events.onReadDropped?.(context)
     this.#node.advance()
