@@ -317,17 +317,12 @@ export class Replica {
       sentEarly = new Set(early)
     }
     const { snapshot, committedEntries } = ready
-    const delayMs = this.#options.followerApplyDelayMs ?? 0
     // Committed entries already durable here go to the state machine now, while this Ready's own entries
     // are written: on a leader they are the entries its followers have just acknowledged, and their answers
     // waited for the next write to finish, about one disk write more than a commit needs. Only those below
     // this Ready's first entry count as durable (the entries from there on may replace what storage holds).
     let appliedEarly = 0
-    if (
-      snapshot === undefined &&
-      committedEntries.length > 0 &&
-      !(delayMs > 0 && this.#node.softState().role === 'follower')
-    ) {
+    if (snapshot === undefined && committedEntries.length > 0 && !this.#holdsApplies()) {
       const durableLast =
         ready.entries.length > 0
           ? Math.min(storage.lastIndex(), ready.entries[0]!.index - 1)
@@ -361,8 +356,8 @@ export class Replica {
     // holds back the next Ready (heartbeats, votes, acknowledgements).
     if (snapshot) this.#enqueueApply(() => this.#restore(snapshot))
     const rest = appliedEarly === 0 ? committedEntries : committedEntries.slice(appliedEarly)
-    if (delayMs > 0 && this.#node.softState().role === 'follower') {
-      if (rest.length > 0) this.#holdEntries(rest, delayMs)
+    if (this.#holdsApplies()) {
+      if (rest.length > 0) this.#holdEntries(rest, this.#options.followerApplyDelayMs ?? 0)
     } else if (rest.length > 0) this.#enqueueApply(() => this.#apply(rest))
     else this.#releaseHeldEntries()
     for (const state of ready.readStates) this.events.onReadState?.(state)
@@ -390,6 +385,11 @@ export class Replica {
         this.#applyTasks--
       }
     })
+  }
+
+  /** A follower holds committed entries back now (`followerApplyDelayMs`); asked again after each write. */
+  #holdsApplies(): boolean {
+    return (this.#options.followerApplyDelayMs ?? 0) > 0 && this.#node.softState().role === 'follower'
   }
 
   #holdEntries(entries: readonly Entry[], delayMs: number): void {
