@@ -2,7 +2,16 @@
 // test/ only: run with `node --import tsx --test scripts/bench/bench.test.ts`.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { describeErrors, docsBegin, docsEnd, median, replaceDocsSection, summarizeRuns } from './report.js'
+import {
+  type BenchResults,
+  describeErrors,
+  docsBegin,
+  docsEnd,
+  median,
+  renderLimitsTable,
+  replaceDocsSection,
+  summarizeRuns,
+} from './report.js'
 import { parseWrkOutput } from './wrk.js'
 
 const line = (fields: Record<string, number>) =>
@@ -72,4 +81,30 @@ test('the docs section between the markers is replaced, the rest kept', () => {
   const out = replaceDocsSection(doc, 'new table')
   assert.equal(out, `# B\n\nintro\n${docsBegin}\nnew table\n${docsEnd}\nafter\n`)
   assert.throws(() => replaceDocsSection('# no markers', 'x'), /markers/)
+})
+
+test('wake-up costs are listed for each moment they were measured at, with the sender CPU when known', () => {
+  const wake = (p50Ms: number, cpuUsPerOp: number | undefined) => ({
+    threadPool: { ops: 100, opsPerSec: 20_000, p50Ms, p99Ms: 0.2, cpuUsPerOp },
+    worker: { ops: 100, opsPerSec: 15_000, p50Ms: 0.06, p99Ms: 0.3, cpuUsPerOp: 31.25 },
+  })
+  const results = {
+    settings: { runs: 1, concurrencies: [] },
+    limits: { http: {}, wake: wake(0.046, 21.5) },
+    tqlite: {
+      workloads: {},
+      rss: { idle: [], load: [] },
+      failoverMs: [],
+      notes: [],
+      wake: wake(0.09, undefined),
+    },
+    etcd: undefined,
+  } as unknown as BenchResults
+  const rows = renderLimitsTable(results).split('\n').slice(2)
+  assert.deepEqual(rows, [
+    "| round trip through libuv's thread pool (128-byte write, no sync), at the start (21.5 µs of the sender's CPU each) | 20,000 | 0.05 | 0.20 |",
+    "| round trip to a worker thread (postMessage and answer), at the start (31.3 µs of the sender's CPU each) | 15,000 | 0.06 | 0.30 |",
+    "| round trip through libuv's thread pool (128-byte write, no sync), before TQLite's workloads | 20,000 | 0.09 | 0.20 |",
+    "| round trip to a worker thread (postMessage and answer), before TQLite's workloads (31.3 µs of the sender's CPU each) | 15,000 | 0.06 | 0.30 |",
+  ])
 })

@@ -1,7 +1,9 @@
 // The raw limits of this machine, measured in the same run: an fdatasync loop, better-sqlite3 in process
-// (single INSERTs and 1,000-row transactions, in memory as tqlited's default), and a bare node:http server.
-import { closeSync, fdatasyncSync, openSync, writeSync } from 'node:fs'
+// (single INSERTs and 1,000-row transactions, in memory as tqlited's default), a bare node:http server, and
+// what waking another thread costs (a round trip through libuv's thread pool, and one to a worker thread).
+import { closeSync, fdatasyncSync, openSync, readFileSync, write, writeSync } from 'node:fs'
 import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 
 export interface LoopResult {
@@ -76,6 +78,96 @@ export function sqliteLoops(seconds: number): SqliteLimits {
     return { single, tx1000, version }
   } finally {
     db.close()
+  }
+}
+
+/** A round trip that wakes another thread, and what it cost the thread that started it. */
+export interface WakeResult extends LoopResult {
+  /** CPU time of the measuring thread per round trip, in µs (undefined where /proc is not there to read). */
+  readonly cpuUsPerOp: number | undefined
+}
+
+export interface WakeLimits {
+  /** A 128-byte `fs.write` (no sync) on libuv's thread pool, one at a time: how every log write starts. */
+  readonly threadPool: WakeResult
+  /** A message to a worker thread and its answer, one at a time: how every apply and read reaches SQLite. */
+  readonly worker: WakeResult
+}
+
+/** CPU time (user + system) of the calling thread in µs, from /proc; undefined elsewhere. */
+function threadCpuUs(): number | undefined {
+  try {
+    // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks (100 per second).
+    const fields = readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10_000
+  } catch {
+    return undefined
+  }
+}
+
+/** Runs the async `op` back to back for `seconds`, timing each call and this thread's CPU time. */
+async function timeAsyncLoop(seconds: number, op: () => Promise<void>): Promise<WakeResult> {
+  const samples: number[] = []
+  const cpuBefore = threadCpuUs()
+  const start = process.hrtime.bigint()
+  const end = start + BigInt(Math.round(seconds * 1e9))
+  let now = start
+  while (now < end) {
+    await op()
+    const after = process.hrtime.bigint()
+    samples.push(Number(after - now) / 1e6)
+    now = after
+  }
+  const cpuAfter = threadCpuUs()
+  const elapsedS = Number(now - start) / 1e9
+  const sorted = Float64Array.from(samples).sort()
+  return {
+    ops: samples.length,
+    opsPerSec: samples.length / elapsedS,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    cpuUsPerOp:
+      cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / samples.length,
+  }
+}
+
+/**
+ * What a wake-up of another thread costs on this machine, now. Every batch a node handles crosses threads
+ * several times (the log write on the thread pool, the apply in the SQLite worker, the followers' processes),
+ * and on a virtual machine such a wake-up can cost tens of µs of CPU that vary from minute to minute; the
+ * bench measures it before each system's workloads so that runs can be told apart by it.
+ */
+export async function wakeLoops(dir: string, seconds: number): Promise<WakeLimits> {
+  const fd = openSync(join(dir, 'wake.bench'), 'w')
+  const record = Buffer.alloc(128, 1)
+  let threadPool: WakeResult
+  try {
+    threadPool = await timeAsyncLoop(
+      seconds,
+      () =>
+        new Promise<void>((resolve, reject) =>
+          write(fd, record, 0, record.byteLength, 0, (error) => (error ? reject(error) : resolve())),
+        ),
+    )
+  } finally {
+    closeSync(fd)
+  }
+  const worker = new Worker(
+    'require("node:worker_threads").parentPort.on("message", (m) => require("node:worker_threads").parentPort.postMessage(m))',
+    { eval: true },
+  )
+  try {
+    const roundTrip = (value: number) =>
+      new Promise<void>((resolve) => {
+        worker.once('message', () => resolve())
+        worker.postMessage(value)
+      })
+    await roundTrip(0)
+    let n = 0
+    const workerResult = await timeAsyncLoop(seconds, () => roundTrip(++n))
+    return { threadPool, worker: workerResult }
+  } finally {
+    await worker.terminate()
   }
 }
 

@@ -4,7 +4,7 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { bareHttpScript, fdatasyncLoop, sqliteLoops } from './limits.js'
+import { bareHttpScript, fdatasyncLoop, sqliteLoops, type WakeLimits, wakeLoops } from './limits.js'
 import {
   crashes,
   freePort,
@@ -228,6 +228,17 @@ async function measurePoint(
   return set
 }
 
+/** The machine's wake-up costs now (see `wakeLoops`), logged as they are measured. */
+async function measureWake(dir: string, options: Options): Promise<WakeLimits> {
+  const wake = await wakeLoops(dir, Math.min(1, options.durationS / 2))
+  const cpu = (us: number | undefined) => (us === undefined ? '' : `, ${us.toFixed(1)} µs CPU`)
+  log(
+    `  wake-ups: thread pool round trip p50 ${(wake.threadPool.p50Ms * 1000).toFixed(0)} µs${cpu(wake.threadPool.cpuUsPerOp)}; ` +
+      `worker round trip p50 ${(wake.worker.p50Ms * 1000).toFixed(0)} µs${cpu(wake.worker.cpuUsPerOp)}`,
+  )
+  return wake
+}
+
 async function failover(sut: SystemUnderTest, trials: number): Promise<number[]> {
   const times: number[] = []
   for (let trial = 0; trial < trials; trial++) {
@@ -407,6 +418,7 @@ async function benchSystem(
       threads: options.threads,
     })
   }
+  if (first !== undefined) results.wake = await measureWake(dir, options)
   const peak: number[] = []
   for (const workload of workloads) {
     if (workload.key === 'queue' && queueNote) {
@@ -488,6 +500,7 @@ async function main(): Promise<void> {
     results.limits.sqliteSingle = summarizeLoops(sqliteRuns.map((r) => r.single))
     results.limits.sqliteTx1000 = summarizeLoops(sqliteRuns.map((r) => r.tx1000))
     results.limits.sqliteVersion = sqliteRuns[0]?.version
+    results.limits.wake = await measureWake(dir, options)
     log(
       `  fdatasync ${Math.round(results.limits.fdatasync.opsPerSec)}/s (p50 ${results.limits.fdatasync.p50Ms.toFixed(3)} ms); ` +
         `better-sqlite3 ${Math.round(results.limits.sqliteSingle.opsPerSec)} INSERT/s, ` +

@@ -1,6 +1,7 @@
 // The results: medians, the table (Markdown, printed and written into docs/benchmarks.md), the targets of
 // issue 6, and a hand-written SVG chart of throughput and p99 against concurrency.
 import { readFileSync, writeFileSync } from 'node:fs'
+import type { WakeLimits, WakeResult } from './limits.js'
 import type { Crash } from './procs.js'
 import type { MachineInfo } from './setup.js'
 import type { WrkResult } from './wrk.js'
@@ -47,6 +48,8 @@ export interface SystemResults {
      */
     smallPages?: { seconds: number | null; perNodeS: (number | null)[] }
   }
+  /** The machine's wake-up costs just before this system's first point (see `wakeLoops`). */
+  wake?: WakeLimits
   notes: string[]
 }
 
@@ -62,6 +65,8 @@ export interface BenchResults {
     sqliteSingle?: LoopSummary
     sqliteTx1000?: LoopSummary
     sqliteVersion?: string | undefined
+    /** The machine's wake-up costs at the start of the run. */
+    wake?: WakeLimits
     http: Record<string, RunSet>
   }
   tqlite: SystemResults | undefined
@@ -285,6 +290,20 @@ export function renderLimitsTable(results: BenchResults): string {
   for (const c of results.settings.concurrencies) {
     const [ops, p50, p99] = show(httpLimit(results, c))
     lines.push(`| bare node:http under wrk, c=${c} | ${ops} | ${p50} | ${p99} |`)
+  }
+  const moments: [string, WakeLimits | undefined][] = [
+    ['at the start', results.limits.wake],
+    ["before TQLite's workloads", results.tqlite?.wake],
+    ["before etcd's workloads", results.etcd?.wake],
+  ]
+  const wakeRow = (what: string, when: string, r: WakeResult) =>
+    `| ${what}, ${when}${r.cpuUsPerOp === undefined ? '' : ` (${r.cpuUsPerOp.toFixed(1)} µs of the sender's CPU each)`} | ${fmtInt(r.opsPerSec)} | ${fmtMs(r.p50Ms)} | ${fmtMs(r.p99Ms)} |`
+  for (const [when, wake] of moments) {
+    if (wake === undefined) continue
+    lines.push(
+      wakeRow("round trip through libuv's thread pool (128-byte write, no sync)", when, wake.threadPool),
+    )
+    lines.push(wakeRow('round trip to a worker thread (postMessage and answer)', when, wake.worker))
   }
   return lines.join('\n')
 }
