@@ -18,26 +18,46 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 }
 
+/** Times back-to-back calls (`step` after each, `finish` at the end), for the sync and async loops alike. */
+class LoopClock {
+  readonly #samples: number[] = []
+  readonly #start = process.hrtime.bigint()
+  readonly #end: bigint
+  #now = this.#start
+
+  constructor(seconds: number) {
+    this.#end = this.#start + BigInt(Math.round(seconds * 1e9))
+  }
+
+  get running(): boolean {
+    return this.#now < this.#end
+  }
+
+  step(): void {
+    const after = process.hrtime.bigint()
+    this.#samples.push(Number(after - this.#now) / 1e6)
+    this.#now = after
+  }
+
+  finish(): LoopResult {
+    const sorted = Float64Array.from(this.#samples).sort()
+    return {
+      ops: this.#samples.length,
+      opsPerSec: this.#samples.length / (Number(this.#now - this.#start) / 1e9),
+      p50Ms: percentile(sorted, 50),
+      p99Ms: percentile(sorted, 99),
+    }
+  }
+}
+
 /** Runs `op` back to back for `seconds`, timing each call. */
 function timeLoop(seconds: number, op: () => void): LoopResult {
-  const samples: number[] = []
-  const start = process.hrtime.bigint()
-  const end = start + BigInt(Math.round(seconds * 1e9))
-  let now = start
-  while (now < end) {
+  const clock = new LoopClock(seconds)
+  while (clock.running) {
     op()
-    const after = process.hrtime.bigint()
-    samples.push(Number(after - now) / 1e6)
-    now = after
+    clock.step()
   }
-  const elapsedS = Number(now - start) / 1e9
-  const sorted = Float64Array.from(samples).sort()
-  return {
-    ops: samples.length,
-    opsPerSec: samples.length / elapsedS,
-    p50Ms: percentile(sorted, 50),
-    p99Ms: percentile(sorted, 99),
-  }
+  return clock.finish()
 }
 
 /** Appends 128 bytes and fdatasyncs, in a loop, in `dir` (the file system the nodes' data lives on). */
@@ -107,27 +127,18 @@ function threadCpuUs(): number | undefined {
 
 /** Runs the async `op` back to back for `seconds`, timing each call and this thread's CPU time. */
 async function timeAsyncLoop(seconds: number, op: () => Promise<void>): Promise<WakeResult> {
-  const samples: number[] = []
   const cpuBefore = threadCpuUs()
-  const start = process.hrtime.bigint()
-  const end = start + BigInt(Math.round(seconds * 1e9))
-  let now = start
-  while (now < end) {
+  const clock = new LoopClock(seconds)
+  while (clock.running) {
     await op()
-    const after = process.hrtime.bigint()
-    samples.push(Number(after - now) / 1e6)
-    now = after
+    clock.step()
   }
   const cpuAfter = threadCpuUs()
-  const elapsedS = Number(now - start) / 1e9
-  const sorted = Float64Array.from(samples).sort()
+  const result = clock.finish()
   return {
-    ops: samples.length,
-    opsPerSec: samples.length / elapsedS,
-    p50Ms: percentile(sorted, 50),
-    p99Ms: percentile(sorted, 99),
+    ...result,
     cpuUsPerOp:
-      cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / samples.length,
+      cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / result.ops,
   }
 }
 
