@@ -164,7 +164,7 @@ export async function wakeLoops(dir: string, seconds: number): Promise<WakeLimit
     closeSync(fd)
   }
   const worker = new Worker(
-    'require("node:worker_threads").parentPort.on("message", (m) => require("node:worker_threads").parentPort.postMessage(m))',
+    'const { parentPort } = require("node:worker_threads"); parentPort.on("message", (m) => parentPort.postMessage(m))',
     { eval: true },
   )
   try {

@@ -492,7 +492,7 @@ async function main(): Promise<void> {
 
   if (runs(options, 'limits')) {
     // 1. The raw limits.
-    log('limits: fdatasync loop, better-sqlite3 in process, bare node:http under wrk')
+    log('limits: fdatasync loop, better-sqlite3 in process, wake-ups, bare node:http under wrk')
     const loops = (f: () => LoopSummary['runs'][number]) =>
       summarizeLoops(Array.from({ length: options.runs }, f))
     results.limits.fdatasync = loops(() => fdatasyncLoop(dir, options.durationS / 2))
