@@ -168,14 +168,13 @@ export async function wakeLoops(dir: string, seconds: number): Promise<WakeLimit
     { eval: true },
   )
   try {
-    const roundTrip = (value: number) =>
+    const roundTrip = () =>
       new Promise<void>((resolve) => {
         worker.once('message', () => resolve())
-        worker.postMessage(value)
+        worker.postMessage(0)
       })
-    await roundTrip(0)
-    let n = 0
-    const workerResult = await timeAsyncLoop(seconds, () => roundTrip(++n))
+    await roundTrip()
+    const workerResult = await timeAsyncLoop(seconds, roundTrip)
     return { threadPool, worker: workerResult }
   } finally {
     await worker.terminate()
