@@ -76,6 +76,27 @@ export class RawNode {
     return this.#raft.transferLeadership(to)
   }
 
+  /**
+   * A leader's appends and heartbeats made since the last Ready, taken out now instead of with the next one,
+   * so the driver can send them while it still persists the Ready in hand (see ReplicaOptions.sendAppendsAhead).
+   * Safe for the same reason a leader may replicate entries before writing them (thesis §10.2.1): its own
+   * acknowledgement counts only after `advance()`, so the commit index they carry is already committed.
+   * Nothing while `durable` (the term and vote on disk) is behind the current ones, and only the leading run
+   * of such messages, so that what goes to one peer keeps its order.
+   */
+  takeLeaderAppends(durable: Pick<HardState, 'term' | 'vote'>): Message[] {
+    const raft = this.#raft
+    if (raft.role !== 'leader' || raft.term !== durable.term || raft.vote !== durable.vote) return []
+    const messages = raft.messages
+    let count = 0
+    while (count < messages.length) {
+      const type = messages[count]!.type
+      if (type !== 'append' && type !== 'heartbeat') break
+      count++
+    }
+    return count === 0 ? [] : messages.splice(0, count)
+  }
+
   hasReady(): boolean {
     const raft = this.#raft
     if (this.#pendingReady) return false

@@ -68,6 +68,13 @@ export interface ReplicaOptions {
    * other state machine work (a snapshot, a restore) first take what is held, so nothing is reordered.
    */
   readonly followerApplyDelayMs?: number
+  /**
+   * A leader sends the appends and heartbeats its core makes while a Ready is being persisted at once,
+   * instead of with the next Ready, after that write (default true). An acknowledgement that releases held
+   * entries (coalesceAppends) otherwise waits for the leader's own disk write in progress before the next
+   * append can leave, and under load the leader is writing most of the time.
+   */
+  readonly sendAppendsAhead?: boolean
   readonly appendBytesMax?: number
   readonly inflightMessagesMax?: number
   readonly coalesceAppends?: boolean
@@ -137,6 +144,8 @@ export class Replica {
   #applied: number
   /** The configuration in force at `#applied`: what a snapshot taken there must carry. */
   #appliedConfig: ClusterConfig
+  /** The term and vote known to be on disk (storage's at start, then each save's once it resolves). */
+  #durable: Pick<HardState, 'term' | 'vote'>
 
   constructor(options: ReplicaOptions) {
     this.id = options.id
@@ -146,6 +155,8 @@ export class Replica {
     const snapshotMeta = options.storage.snapshotMeta()
     this.#applied = snapshotMeta.index
     this.#appliedConfig = snapshotMeta.config
+    const { term, vote } = options.storage.hardState()
+    this.#durable = { term, vote }
     this.#snapshotThreshold = this.#drawSnapshotThreshold()
     this.#nextIntervalSnapshot = this.#drawSnapshotInterval()
     const raftConfig: RaftConfig = {
@@ -214,6 +225,7 @@ export class Replica {
     if (this.#stopped) return
     this.#ticks++
     this.#node.tick()
+    this.#sendAhead()
     this.#kick()
     // The spacing ends: a snapshot that came due meanwhile is taken now (applies would check again, but none
     // may come). Queued behind the state machine's work, it finds nothing to do if an apply took it first.
@@ -228,6 +240,7 @@ export class Replica {
   receive(message: Message): void {
     if (this.#stopped) return
     this.#node.step(message)
+    this.#sendAhead()
     this.#kick()
   }
 
@@ -238,13 +251,19 @@ export class Replica {
 
   propose(data: Uint8Array): ProposeResult {
     const result = this.#node.propose(data)
-    if (result.accepted) this.#kick()
+    if (result.accepted) {
+      this.#sendAhead()
+      this.#kick()
+    }
     return result
   }
 
   proposeConfChange(change: ConfChange): ProposeResult {
     const result = this.#node.proposeConfChange(change)
-    if (result.accepted) this.#kick()
+    if (result.accepted) {
+      this.#sendAhead()
+      this.#kick()
+    }
     return result
   }
 
@@ -267,6 +286,15 @@ export class Replica {
   /** The role and the leader, without the rest of `status()`. */
   softState(): SoftState {
     return this.#node.softState()
+  }
+
+  /**
+   * While a Ready is being handled (its write in progress), sends what the leader's core has made since
+   * (see `sendAppendsAhead`). When no Ready is in hand, `#kick` takes one at once and sends the same early.
+   */
+  #sendAhead(): void {
+    if (!this.#running || this.#stopped || this.#options.sendAppendsAhead === false) return
+    for (const message of this.#node.takeLeaderAppends(this.#durable)) this.#options.transport.send(message)
   }
 
   #kick(): void {
@@ -346,6 +374,7 @@ export class Replica {
         ...(snapshot ? { snapshot } : {}),
       })
       if (this.#stopped) return
+      if (ready.hardState) this.#durable = { term: ready.hardState.term, vote: ready.hardState.vote }
     }
     this.#options.observer?.onPersisted?.(ready)
     if (!sendEarly) {

@@ -55,6 +55,8 @@ export interface FaultProfile {
   readonly lazyCommitBroadcast: boolean
   /** Followers hold committed entries back this long before applying them (ReplicaOptions). */
   readonly followerApplyDelayMs: number
+  /** A leader sends appends made while it writes at once (ReplicaOptions.sendAppendsAhead). */
+  readonly sendAppendsAhead: boolean
   /** Ticks a threshold snapshot waits after the last one began (ReplicaOptions.snapshotSpacingTicks). */
   readonly snapshotSpacingTicks: number
   /** Interval snapshots (ReplicaOptions.snapshotIntervalTicks; 0: none). */
@@ -99,6 +101,7 @@ export function drawProfile(random: Prng, overrides: Partial<FaultProfile> = {})
     snapshotSpacingTicks: random.pick([0, 0, 10, 100]),
     snapshotIntervalTicks: random.pick([0, 0, 20, 200]),
     followerApplyDelayMs: random.pick([0, 0, 2, 10, 100]),
+    sendAppendsAhead: random.chance(0.5),
     ...overrides,
   }
 }
@@ -233,6 +236,7 @@ export class SimCluster {
       coalesceReadRounds: this.profile.coalesceReadRounds,
       lazyCommitBroadcast: this.profile.lazyCommitBroadcast,
       followerApplyDelayMs: this.profile.followerApplyDelayMs,
+      sendAppendsAhead: this.profile.sendAppendsAhead,
       snapshotSpacingTicks: this.profile.snapshotSpacingTicks,
       snapshotIntervalTicks: this.profile.snapshotIntervalTicks,
       bugs: this.bugs,

@@ -39,6 +39,7 @@ export interface NodeHost {
   readonly coalesceReadRounds: boolean
   readonly lazyCommitBroadcast: boolean
   readonly followerApplyDelayMs: number
+  readonly sendAppendsAhead: boolean
   readonly snapshotSpacingTicks: number
   readonly snapshotIntervalTicks: number
   readonly bugs: ReadonlySet<PlantedBug>
@@ -167,6 +168,7 @@ export class SimNode {
       coalesceReadRounds: host.coalesceReadRounds,
       lazyCommitBroadcast: host.lazyCommitBroadcast,
       followerApplyDelayMs: host.followerApplyDelayMs,
+      sendAppendsAhead: host.sendAppendsAhead,
       snapshotSpacingTicks: host.snapshotSpacingTicks,
       snapshotIntervalTicks: host.snapshotIntervalTicks,
       bugs: host.bugs,

@@ -755,3 +755,70 @@ describe('coalescing (Nagle): small appends and ReadIndex rounds wait for the on
     }
   })
 })
+
+describe('thesis §10.2.1: a leader may send appends before it has written them itself', () => {
+  /** The leader of {1, 2, 3} after proposing `a` (its Ready in hand, being written) and `b` behind it. */
+  function leaderWriting() {
+    const env = electedCluster([1, 2, 3])
+    const leader = env.get(1)
+    leader.node.propose(data('a'))
+    const writing = leader.node.ready()
+    const a = writing.entries.at(-1)!.index
+    leader.node.propose(data('b'))
+    const status = leader.node.status()
+    /** The write ends: the Ready's entries are stored and the leader is told (advance). */
+    const written = (): void => {
+      leader.storage.append(writing.entries)
+      if (writing.hardState) leader.storage.setHardState(writing.hardState)
+      leader.node.advance()
+    }
+    return { leader, writing, written, a, durable: { term: status.term, vote: status.vote } }
+  }
+
+  test('appends made while a Ready is in hand are taken at once, and not again with the next Ready', () => {
+    const { leader, writing, written, a, durable } = leaderWriting()
+    assert.equal(ofType(writing.messages, 'append').filter((m) => m.to === 2).length, 1)
+    assert.deepEqual(leader.node.takeLeaderAppends(durable), [], 'b is held while a is in flight')
+    ackAppend(leader, 2, a)
+    const ahead = leader.node.takeLeaderAppends(durable)
+    assert.deepEqual(
+      ahead.map((m) => [m.type, m.to, m.type === 'append' ? m.entries.map((e) => e.index) : []]),
+      [['append', 2, [a + 1]]],
+    )
+    const ack = ahead[0]!
+    assert.equal(
+      ack.type === 'append' && ack.commit,
+      a - 1,
+      'a is not committed: the leader has not written it',
+    )
+    written()
+    assert.deepEqual(
+      ofType(drain(leader).messages, 'append').filter((m) => m.to === 2),
+      [],
+    )
+  })
+
+  test('nothing is taken while the term and vote on disk are behind, or by a follower', () => {
+    const { leader, written, a, durable } = leaderWriting()
+    ackAppend(leader, 2, a)
+    assert.deepEqual(leader.node.takeLeaderAppends({ term: durable.term - 1, vote: durable.vote }), [])
+    assert.deepEqual(leader.node.takeLeaderAppends({ term: durable.term, vote: 0 }), [])
+    written()
+    const next = ofType(drain(leader).messages, 'append').filter((m) => m.to === 2)
+    assert.equal(next.length, 1, 'the append goes with the next Ready instead')
+    const follower = makeNode(2)
+    follower.node.step(append(1, 2, 2, [1, 3], [normal(2, 4)], 3))
+    assert.deepEqual(follower.node.takeLeaderAppends({ term: 2, vote: 0 }), [])
+  })
+
+  test('only the leading appends and heartbeats are taken: what goes to one peer keeps its order', () => {
+    const { leader, written, a, durable } = leaderWriting()
+    // A stale pre-vote request is refused: the refusal comes first, and the append made after it waits too.
+    leader.node.step({ type: 'preVote', from: 3, to: 1, term: 1, lastIndex: 1, lastTerm: 1, transfer: false })
+    ackAppend(leader, 2, a)
+    assert.deepEqual(leader.node.takeLeaderAppends(durable), [])
+    written()
+    const types = drain(leader).messages.map((m) => m.type)
+    assert.deepEqual(types.slice(0, 2), ['preVoteResponse', 'append'])
+  })
+})

@@ -590,3 +590,92 @@ test('committed entries that replace what storage holds wait until they are writ
   assert.deepEqual(handed.flat(), [1, 2, 3, 4, 5, 6])
   replica.stop()
 })
+
+/**
+ * Node 1 of three, elected leader with node 2's votes, every save completed; `sent` holds what it sent. Its
+ * first entry (the new term's empty one) is acknowledged by both followers unless `ackFirst` is false.
+ */
+async function threeNodeLeader(extra: Partial<ReplicaOptions> = {}) {
+  const { storage, pending, log } = controlledStorage([1, 2, 3])
+  const sent: Message[] = []
+  const { replica } = makeReplica(storage, sent, 0, new Set(), stateMachine, extra)
+  replica.start()
+  replica.campaign()
+  await settle()
+  const preVote = sent.find((m) => m.type === 'preVote')!
+  replica.receive({ type: 'preVoteResponse', from: 2, to: 1, term: preVote.term, reject: false })
+  await drainSaves(pending)
+  const vote = sent.find((m) => m.type === 'vote')!
+  replica.receive({ type: 'voteResponse', from: 2, to: 1, term: vote.term, reject: false })
+  await drainSaves(pending)
+  assert.equal(replica.status().role, 'leader')
+  const term = vote.term
+  for (const from of [2, 3])
+    replica.receive({
+      type: 'appendResponse',
+      from,
+      to: 1,
+      term,
+      index: log.lastIndex(),
+      reject: false,
+      rejectHint: 0,
+      hintTerm: 0,
+    })
+  await drainSaves(pending)
+  return { replica, sent, pending, log, term }
+}
+
+/** Proposes `word`, which the leader must accept. */
+function proposed(replica: Replica, word: string): { index: number } {
+  const result = replica.propose(new TextEncoder().encode(word))
+  assert.ok(result.accepted, `the proposal of ${word} was refused`)
+  return result
+}
+
+/** Appends to `to` that carry the entry at `index`. */
+function appendsCarrying(sent: readonly Message[], to: number, index: number): number {
+  return sent.filter((m) => m.type === 'append' && m.to === to && m.entries.some((e) => e.index === index))
+    .length
+}
+
+/**
+ * Entry A is being written (its save pending) and is in flight to node 2; entry B, proposed behind it, is
+ * held (coalesceAppends). Node 2 acknowledges A. Returns how many appends carrying B had left for node 2
+ * before A's save completed, and after.
+ */
+async function appendsOfHeldEntryDuringWrite(extra: Partial<ReplicaOptions>): Promise<[number, number]> {
+  const { replica, sent, pending, log, term } = await threeNodeLeader(extra)
+  const a = proposed(replica, 'a')
+  await settle()
+  assert.equal(pending.length, 1, "entry A's save is pending")
+  assert.equal(appendsCarrying(sent, 2, a.index), 1, 'A left while being written')
+  const b = proposed(replica, 'b')
+  await settle()
+  assert.equal(appendsCarrying(sent, 2, b.index), 0, 'B is held while A is in flight')
+  replica.receive({
+    type: 'appendResponse',
+    from: 2,
+    to: 1,
+    term,
+    index: a.index,
+    reject: false,
+    rejectHint: 0,
+    hintTerm: 0,
+  })
+  await settle()
+  assert.equal(pending.length, 1, "entry A's save is still pending")
+  const during = appendsCarrying(sent, 2, b.index)
+  await drainSaves(pending)
+  const after = appendsCarrying(sent, 2, b.index)
+  assert.equal(log.lastIndex(), b.index)
+  replica.stop()
+  return [during, after]
+}
+
+test('a leader sends the append an acknowledgement releases while its own write is in progress', async () => {
+  assert.deepEqual(await appendsOfHeldEntryDuringWrite({}), [1, 1])
+})
+
+test('with sendAppendsAhead off, that append waits for the write in progress', async () => {
+  assert.deepEqual(await appendsOfHeldEntryDuringWrite({ sendAppendsAhead: false }), [0, 1])
+})
