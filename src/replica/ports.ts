@@ -21,7 +21,13 @@ export interface ReplicaTransport {
  * replica; `restore` replaces the whole state with a snapshot's data.
  */
 export interface ReplicaStateMachine {
-  apply(entries: readonly Entry[]): Promise<void>
+  /**
+   * Applies `entries`; resolves once they are applied. A state machine that runs entries elsewhere (a worker,
+   * in the order it is handed them) may call `handed` as soon as it holds all of them in order, before they
+   * finish: the replica then hands over the next entries at once instead of waiting for these. Calls then
+   * overlap, and must still finish (resolve) in the order they were made.
+   */
+  apply(entries: readonly Entry[], handed?: () => void): Promise<void>
   restore(snapshot: Snapshot): Promise<void>
   /**
    * Captures the state as of the last applied entry. Resolves once it is captured, when later applies can no

@@ -75,6 +75,13 @@ export interface ReplicaOptions {
    * append can leave, and under load the leader is writing most of the time.
    */
   readonly sendAppendsAhead?: boolean
+  /**
+   * The next committed entries go to the state machine as soon as it has taken the ones before
+   * (`ReplicaStateMachine.apply`'s `handed`), not once they are done (default true). The SQLite worker runs
+   * what it is handed in order, and waiting for each apply's answers before handing over the next made every
+   * entry committed meanwhile wait for a whole round trip to the worker first.
+   */
+  readonly pipelineApplies?: boolean
   readonly appendBytesMax?: number
   readonly inflightMessagesMax?: number
   readonly coalesceAppends?: boolean
@@ -119,8 +126,17 @@ export class Replica {
   #running = false
   #stopped = false
   #failed: unknown = undefined
-  /** State machine work (restore, apply, snapshot), chained in order. */
+  /**
+   * State machine work (restore, apply, snapshot), started in order: an apply lets the next task start once
+   * the state machine has taken its entries (see `pipelineApplies`), any other task once it is done.
+   */
   #applyQueue: Promise<void> = Promise.resolve()
+  /** Settles once every apply started so far has finished; other tasks wait for it first. Never rejects. */
+  #appliesDone: Promise<void> = Promise.resolve()
+  /** Index of the last entry handed to the state machine: ahead of `#applied` while applies run. */
+  #handed: number
+  /** A due snapshot is queued behind the applies in progress (see `#apply`). */
+  #dueSnapshotQueued = false
   #applyTasks = 0
   /** Committed entries a follower holds back (see `followerApplyDelayMs`), in order. */
   #heldEntries: Entry[] = []
@@ -154,6 +170,7 @@ export class Replica {
     this.#bugs = options.bugs ?? new Set()
     const snapshotMeta = options.storage.snapshotMeta()
     this.#applied = snapshotMeta.index
+    this.#handed = snapshotMeta.index
     this.#appliedConfig = snapshotMeta.config
     const { term, vote } = options.storage.hardState()
     this.#durable = { term, vote }
@@ -364,7 +381,8 @@ export class Replica {
           appliedEarly === committedEntries.length
             ? committedEntries
             : committedEntries.slice(0, appliedEarly)
-        this.#enqueueApply(() => this.#apply(early))
+        this.#releaseHeldEntries()
+        this.#enqueueEntries(early)
       }
     }
     if (snapshot || ready.entries.length > 0 || ready.hardState) {
@@ -387,8 +405,10 @@ export class Replica {
     const rest = appliedEarly === 0 ? committedEntries : committedEntries.slice(appliedEarly)
     if (this.#holdsApplies()) {
       if (rest.length > 0) this.#holdEntries(rest, this.#options.followerApplyDelayMs ?? 0)
-    } else if (rest.length > 0) this.#enqueueApply(() => this.#apply(rest))
-    else this.#releaseHeldEntries()
+    } else if (rest.length > 0) {
+      this.#releaseHeldEntries()
+      this.#enqueueEntries(rest)
+    } else this.#releaseHeldEntries()
     for (const state of ready.readStates) this.events.onReadState?.(state)
     for (const context of ready.droppedReads) this.events.onReadDropped?.(context)
     this.#node.advance()
@@ -407,6 +427,7 @@ export class Replica {
     this.#applyTasks++
     this.#applyQueue = this.#applyQueue.then(async () => {
       try {
+        await this.#appliesDone
         if (!this.#stopped) await task()
       } catch (error) {
         this.#fail(error)
@@ -414,6 +435,31 @@ export class Replica {
         this.#applyTasks--
       }
     })
+  }
+
+  /**
+   * Hands `entries` to the state machine after every earlier task has started (and every earlier non-apply
+   * task has finished); the next task may start once the state machine has taken them (`pipelineApplies`).
+   */
+  #enqueueEntries(entries: readonly Entry[]): void {
+    this.#applyTasks++
+    this.#applyQueue = this.#applyQueue.then(
+      () =>
+        new Promise<void>((taken) => {
+          if (this.#stopped) {
+            this.#applyTasks--
+            taken()
+            return
+          }
+          const finished = this.#apply(entries, taken)
+            .catch((error: unknown) => this.#fail(error))
+            .finally(() => {
+              this.#applyTasks--
+              taken()
+            })
+          this.#appliesDone = this.#appliesDone.then(() => finished)
+        }),
+    )
   }
 
   /** A follower holds committed entries back now (`followerApplyDelayMs`); asked again after each write. */
@@ -437,7 +483,7 @@ export class Replica {
     if (this.#heldEntries.length === 0) return
     const entries = this.#heldEntries
     this.#heldEntries = []
-    this.#enqueueTask(() => this.#apply(entries))
+    this.#enqueueEntries(entries)
   }
 
   async #restore(snapshot: Snapshot): Promise<void> {
@@ -451,22 +497,35 @@ export class Replica {
       if (this.#stopped) return
     }
     this.#applied = meta.index
+    this.#handed = meta.index
     this.#appliedConfig = meta.config
     this.#snapshotsRestored++
     this.#options.observer?.onSnapshotApplied?.(meta.index)
   }
 
-  async #apply(entries: readonly Entry[]): Promise<void> {
-    assert(entries[0]!.index === this.#applied + 1, 'committed entries continue the applied index')
-    await this.#options.stateMachine.apply(entries)
+  async #apply(entries: readonly Entry[], taken: () => void): Promise<void> {
+    assert(entries[0]!.index === this.#handed + 1, 'committed entries continue the handed index')
+    this.#handed = entries.at(-1)!.index
+    const pipelined = this.#options.pipelineApplies !== false
+    await this.#options.stateMachine.apply(entries, pipelined ? taken : undefined)
     if (this.#stopped) return
+    assert(entries[0]!.index === this.#applied + 1, 'applies finish in the order they were handed over')
     for (const entry of entries) {
       if (entry.kind !== 'confChange') continue
       const next = applyConfChange(this.#appliedConfig, entry.change)
       if (next.ok) this.#appliedConfig = next.config
     }
     this.#applied = entries.at(-1)!.index
-    await this.#maybeSnapshot()
+    // A snapshot must capture the state at `#applied`: now, only if nothing later has been handed over yet
+    // (the check and the capture happen in one turn); otherwise behind the applies in progress.
+    if (this.#handed === this.#applied) await this.#maybeSnapshot()
+    else if (this.#snapshotDue() && !this.#dueSnapshotQueued) {
+      this.#dueSnapshotQueued = true
+      this.#enqueueTask(async () => {
+        this.#dueSnapshotQueued = false
+        await this.#maybeSnapshot()
+      })
+    }
   }
 
   #send(ready: Ready): void {
@@ -532,12 +591,10 @@ export class Replica {
       if (!force) return undefined
       await this.#snapshotWrite.catch(() => undefined)
     }
-    const { storage, stateMachine, snapshotEntries } = this.#options
-    const snapshotIndex = storage.snapshotMeta().index
-    if (this.#applied <= snapshotIndex) return undefined
+    const { storage, stateMachine } = this.#options
+    if (this.#applied <= storage.snapshotMeta().index) return undefined
     if (!force) {
-      if (snapshotEntries <= 0 || this.#applied - snapshotIndex < this.#snapshotThreshold) return undefined
-      if (this.#ticks < this.#snapshotNotBefore) return undefined
+      if (!this.#snapshotDue()) return undefined
       this.#snapshotThreshold = this.#drawSnapshotThreshold()
     }
     const index = this.#applied
@@ -579,6 +636,17 @@ export class Replica {
       this.#fail(error)
     })
     return waitWritten ? await write : undefined
+  }
+
+  /** Enough entries were applied since the last snapshot, and its spacing has passed. */
+  #snapshotDue(): boolean {
+    const { storage, snapshotEntries } = this.#options
+    const snapshotIndex = storage.snapshotMeta().index
+    return (
+      snapshotEntries > 0 &&
+      this.#applied - snapshotIndex >= this.#snapshotThreshold &&
+      this.#ticks >= this.#snapshotNotBefore
+    )
   }
 
   /** Ticks to the next interval snapshot request (Infinity without `snapshotIntervalTicks`). */

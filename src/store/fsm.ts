@@ -111,6 +111,8 @@ export class Fsm implements ReplicaStateMachine {
   onApplied: (index: number) => void = () => {}
   onNodeMeta: (meta: NodeMeta) => void = () => {}
   #applied = 0
+  /** Results taken and waiters answered so far, in log order (see `apply`); a failure fails every later call. */
+  #marked: Promise<void> = Promise.resolve()
   /** The leader's clock when it wrote the last applied execute or strong read (freshness_strict). */
   lastAppliedWrittenMs: number | undefined
 
@@ -132,15 +134,19 @@ export class Fsm implements ReplicaStateMachine {
     this.#waiters.delete(index)
   }
 
-  async apply(entries: readonly Entry[]): Promise<void> {
+  async apply(entries: readonly Entry[], handed?: () => void): Promise<void> {
     // Executes and strong reads are handed to the db worker as they come: it runs them in order, so their
     // round trips overlap instead of adding up (16 entries of one Ready cost one wait, not 16). Everything
-    // else waits for them first. Results are still taken, and waiters answered, in log order.
+    // else waits for them first. Results are still taken, and waiters answered, in log order, also across
+    // calls that overlap (see `handed`): each call's results are taken after the previous call's.
     let window: { entry: Entry; results: Promise<StatementResult[] | undefined> }[] = []
-    const flush = async (): Promise<void> => {
+    const flush = (): Promise<void> => {
       const taken = window
       window = []
-      for (const { entry, results } of taken) this.#markApplied(entry, await results)
+      this.#marked = this.#marked.then(async () => {
+        for (const { entry, results } of taken) this.#markApplied(entry, await results)
+      })
+      return this.#marked
     }
     for (const entry of entries) {
       const command = entry.kind === 'normal' ? decodeCommand(entry.data) : undefined
@@ -154,6 +160,8 @@ export class Fsm implements ReplicaStateMachine {
       await flush()
       this.#markApplied(entry, command ? await this.#applyCommand(command, entry.index) : undefined)
     }
+    // Every entry is with the db worker now (or applied): the next call may hand over its own.
+    handed?.()
     await flush()
   }
 

@@ -57,6 +57,10 @@ export interface FaultProfile {
   readonly followerApplyDelayMs: number
   /** A leader sends appends made while it writes at once (ReplicaOptions.sendAppendsAhead). */
   readonly sendAppendsAhead: boolean
+  /** How long an apply runs after the state machine has taken its entries (0: at once). */
+  readonly applyLatencyMs: number
+  /** The next apply is handed over while the one before runs (ReplicaOptions.pipelineApplies). */
+  readonly pipelineApplies: boolean
   /** Ticks a threshold snapshot waits after the last one began (ReplicaOptions.snapshotSpacingTicks). */
   readonly snapshotSpacingTicks: number
   /** Interval snapshots (ReplicaOptions.snapshotIntervalTicks; 0: none). */
@@ -102,6 +106,8 @@ export function drawProfile(random: Prng, overrides: Partial<FaultProfile> = {})
     snapshotIntervalTicks: random.pick([0, 0, 20, 200]),
     followerApplyDelayMs: random.pick([0, 0, 2, 10, 100]),
     sendAppendsAhead: random.chance(0.5),
+    applyLatencyMs: random.pick([0, 0, 0.2, 2, 10]),
+    pipelineApplies: random.chance(0.5),
     ...overrides,
   }
 }
@@ -229,6 +235,8 @@ export class SimCluster {
         return this.#disk.chance(this.profile.diskSpikeRate) ? base * 10 : base
       },
       restoreLatencyMs: () => 1 + this.#disk.float() * 20,
+      applyLatencyMs: () =>
+        this.profile.applyLatencyMs > 0 ? this.profile.applyLatencyMs * (0.5 + this.#disk.float()) : 0,
       snapshotEvery: this.profile.snapshotEvery,
       appendBytesMax: this.profile.appendBytesMax,
       inflightMessagesMax: this.profile.inflightMessagesMax,
@@ -237,6 +245,7 @@ export class SimCluster {
       lazyCommitBroadcast: this.profile.lazyCommitBroadcast,
       followerApplyDelayMs: this.profile.followerApplyDelayMs,
       sendAppendsAhead: this.profile.sendAppendsAhead,
+      pipelineApplies: this.profile.pipelineApplies,
       snapshotSpacingTicks: this.profile.snapshotSpacingTicks,
       snapshotIntervalTicks: this.profile.snapshotIntervalTicks,
       bugs: this.bugs,

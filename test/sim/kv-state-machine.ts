@@ -35,6 +35,8 @@ export class KvStateMachine {
   sessions = new Map<number, Session>()
   /** How many times each opId took effect. */
   applications = new Map<number, number>()
+  /** Raft index of the last entry applied (set by the node): a snapshot's state must be exactly its index's. */
+  lastIndex = 0
 
   apply(command: KvCommand): KvResult {
     const session = this.sessions.get(command.clientId)
@@ -75,6 +77,7 @@ export class KvStateMachine {
         kv: [...this.kv],
         sessions: [...this.sessions],
         applications: [...this.applications],
+        lastIndex: this.lastIndex,
       }),
     )
   }
@@ -86,10 +89,12 @@ export class KvStateMachine {
       kv: [string, string][]
       sessions: [number, Session][]
       applications: [number, number][]
+      lastIndex?: number
     }
     sm.kv = new Map(parsed.kv)
     sm.sessions = new Map(parsed.sessions)
     sm.applications = new Map(parsed.applications)
+    sm.lastIndex = parsed.lastIndex ?? 0
     return sm
   }
 

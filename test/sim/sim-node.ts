@@ -22,6 +22,7 @@ import {
   encodeCommand,
 } from './kv-state-machine.js'
 import type { Prng } from './prng.js'
+import { SafetyViolation } from './checkers/safety.js'
 import { SimDisk } from './sim-disk.js'
 
 /** What a node needs from the simulated world around it. */
@@ -32,6 +33,8 @@ export interface NodeHost {
   send(message: Message): void
   diskLatencyMs(): number
   restoreLatencyMs(): number
+  /** How long an apply runs after the state machine has taken its entries (0: it finishes at once). */
+  applyLatencyMs(): number
   readonly snapshotEvery: number
   readonly appendBytesMax: number
   readonly inflightMessagesMax: number
@@ -40,6 +43,7 @@ export interface NodeHost {
   readonly lazyCommitBroadcast: boolean
   readonly followerApplyDelayMs: number
   readonly sendAppendsAhead: boolean
+  readonly pipelineApplies: boolean
   readonly snapshotSpacingTicks: number
   readonly snapshotIntervalTicks: number
   readonly bugs: ReadonlySet<PlantedBug>
@@ -96,6 +100,10 @@ export class SimNode {
   restoresInFlight = 0
   /** Snapshot images being copied out after capture: applies go on meanwhile, so they block nothing. */
   snapshotCopiesInFlight = 0
+  /** Applies taken but still running (a worker's round trip): the apply queue waits on I/O meanwhile. */
+  appliesInFlight = 0
+  /** Settles when the last apply handed over has finished: applies finish in order. */
+  #applyFinished: Promise<void> = Promise.resolve()
   #proposals = new Map<number, PendingProposal>()
   #reads = new Map<number, PendingRead>()
   #readsAwaitingApply: PendingRead[] = []
@@ -119,7 +127,7 @@ export class SimNode {
     if (!this.up) return false
     return (
       (this.replica.handlingReady && this.savesInFlight === 0) ||
-      (this.replica.applying && this.restoresInFlight === 0)
+      (this.replica.applying && this.restoresInFlight === 0 && this.appliesInFlight === 0)
     )
   }
 
@@ -129,6 +137,8 @@ export class SimNode {
     this.up = true
     this.savesInFlight = 0
     this.restoresInFlight = 0
+    this.appliesInFlight = 0
+    this.#applyFinished = Promise.resolve()
     this.snapshotCopiesInFlight = 0
     this.storage = this.disk.load()
     this.sm = KvStateMachine.deserialize(this.storage.snapshot().data)
@@ -169,6 +179,7 @@ export class SimNode {
       lazyCommitBroadcast: host.lazyCommitBroadcast,
       followerApplyDelayMs: host.followerApplyDelayMs,
       sendAppendsAhead: host.sendAppendsAhead,
+      pipelineApplies: host.pipelineApplies,
       snapshotSpacingTicks: host.snapshotSpacingTicks,
       snapshotIntervalTicks: host.snapshotIntervalTicks,
       bugs: host.bugs,
@@ -243,7 +254,7 @@ export class SimNode {
 
   /** Runs `complete` after a simulated delay unless the node crashed meanwhile; the driver waits on it. */
   #io<T>(
-    kind: 'savesInFlight' | 'restoresInFlight' | 'snapshotCopiesInFlight',
+    kind: 'savesInFlight' | 'restoresInFlight' | 'snapshotCopiesInFlight' | 'appliesInFlight',
     delayMs: number,
     complete: () => T,
   ): Promise<T> {
@@ -287,6 +298,13 @@ export class SimNode {
         return this.#io('savesInFlight', this.#host.diskLatencyMs(), () => disk.sync())
       },
       createSnapshot: (snapshot) => {
+        const stateAt = KvStateMachine.deserialize(snapshot.data).lastIndex
+        // A snapshot taken while a later apply had already been handed over would hold that apply's effects.
+        if (stateAt !== snapshot.meta.index)
+          throw new SafetyViolation(
+            'snapshot state',
+            `node ${this.id}: snapshot at index ${snapshot.meta.index} holds the state after index ${stateAt}`,
+          )
         log.createSnapshot(snapshot)
         disk.compact(snapshot)
         return Promise.resolve()
@@ -296,10 +314,17 @@ export class SimNode {
 
   #stateMachinePort(): ReplicaStateMachine {
     return {
-      apply: (entries) => {
+      apply: (entries, handed) => {
+        // Applied (and visible) now, finished later, in order: a worker that runs what it is handed in turn.
         for (const entry of entries) this.#apply(entry)
         this.#serveReads()
-        return Promise.resolve()
+        const latencyMs = this.#host.applyLatencyMs()
+        if (latencyMs <= 0) return Promise.resolve()
+        handed?.()
+        const running = this.#io('appliesInFlight', latencyMs, () => undefined)
+        const finished = Promise.all([this.#applyFinished, running]).then(() => {})
+        this.#applyFinished = finished
+        return finished
       },
       restore: (snapshot) =>
         this.#io('restoresInFlight', this.#host.restoreLatencyMs(), () => {
@@ -321,6 +346,7 @@ export class SimNode {
     this.#host.observer.onApply(this, entry)
     let result: KvResult | undefined
     if (entry.kind === 'normal') result = this.sm.apply(decodeCommand(entry.data))
+    this.sm.lastIndex = entry.index
     this.#smApplied = entry.index
     const proposal = this.#proposals.get(entry.index)
     if (!proposal) return

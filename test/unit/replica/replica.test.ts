@@ -679,3 +679,83 @@ test('a leader sends the append an acknowledgement releases while its own write 
 test('with sendAppendsAhead off, that append waits for the write in progress', async () => {
   assert.deepEqual(await appendsOfHeldEntryDuringWrite({ sendAppendsAhead: false }), [0, 1])
 })
+
+/** A state machine that takes entries at once (`handed`) and finishes each apply when the test says so. */
+function heldStateMachine() {
+  const calls: number[][] = []
+  const finish: (() => void)[] = []
+  let snapshots = 0
+  const machine: ReplicaStateMachine = {
+    apply(entries, handed) {
+      calls.push(entries.map((e) => e.index))
+      handed?.()
+      return new Promise<void>((resolve) => finish.push(resolve))
+    },
+    async restore() {},
+    async snapshot() {
+      snapshots++
+      return { data: Promise.resolve(new TextEncoder().encode('state')) }
+    },
+  }
+  return { machine, calls, finish, snapshots: () => snapshots }
+}
+
+/** A one-node leader over `machine`, whose first apply (its term's empty entry) is still running. */
+async function leaderWithApplyRunning(machine: ReplicaStateMachine, extra: Partial<ReplicaOptions>) {
+  const { storage, pending } = controlledStorage([1])
+  const { replica } = makeReplica(storage, [], 0, new Set(), machine, extra)
+  replica.start()
+  replica.campaign()
+  await drainSaves(pending)
+  assert.equal(replica.status().role, 'leader')
+  return { replica, pending }
+}
+
+test('committed entries go to the state machine while the apply before them still runs', async () => {
+  const held = heldStateMachine()
+  const { replica, pending } = await leaderWithApplyRunning(held.machine, {})
+  const before = held.calls.length
+  assert.ok(before >= 1)
+  proposed(replica, 'a')
+  await drainSaves(pending)
+  assert.equal(held.calls.length, before + 1, 'the new apply did not wait for the ones before to finish')
+  assert.equal(replica.appliedIndex, 0, 'none has finished')
+  for (const done of held.finish.splice(0)) done()
+  await settle()
+  assert.equal(replica.appliedIndex, held.calls.at(-1)!.at(-1))
+  replica.stop()
+})
+
+test('with pipelineApplies off, the next apply waits for the one before to finish', async () => {
+  const held = heldStateMachine()
+  const { replica, pending } = await leaderWithApplyRunning(held.machine, { pipelineApplies: false })
+  proposed(replica, 'a')
+  await drainSaves(pending)
+  assert.equal(held.calls.length, 1)
+  while (held.finish.length > 0) {
+    const calls = held.calls.length
+    held.finish.shift()!()
+    await settle()
+    assert.ok(held.calls.length <= calls + 1, 'more than one apply at a time')
+  }
+  assert.equal(replica.appliedIndex, held.calls.at(-1)!.at(-1))
+  replica.stop()
+})
+
+test('a snapshot waits for the applies in progress and captures the state after them', async () => {
+  const held = heldStateMachine()
+  const { replica, pending } = await leaderWithApplyRunning(held.machine, {})
+  proposed(replica, 'a')
+  await drainSaves(pending)
+  assert.ok(held.finish.length >= 2)
+  const taken = replica.snapshotNow()
+  while (held.finish.length > 1) {
+    held.finish.shift()!()
+    await settle()
+    assert.equal(held.snapshots(), 0, 'captured while an apply was still running')
+  }
+  held.finish.shift()!()
+  assert.equal(await taken, held.calls.at(-1)!.at(-1))
+  assert.equal(held.snapshots(), 1)
+  replica.stop()
+})
