@@ -7,6 +7,7 @@ import type { StatementResult } from '../../../src/db/types.js'
 import type { Entry } from '../../../src/raft/index.js'
 import { encodeCommand } from '../../../src/store/command-codec.js'
 import { Fsm, type FsmDatabase } from '../../../src/store/fsm.js'
+import { executeEntry } from './entries.js'
 
 /** A db that records what it is handed and answers everything handed so far, in order, on `answerAll`. */
 function heldDb() {
@@ -29,19 +30,6 @@ function heldDb() {
     for (const answer of pending.splice(0)) answer()
   }
   return { db, handed, answerAll }
-}
-
-function executeEntry(index: number): Entry {
-  const data = encodeCommand({
-    kind: 'execute',
-    statements: ['INSERT INTO t VALUES (1)'],
-    transaction: false,
-    seed: new Uint8Array(16),
-    nowMs: 0,
-    clientId: '',
-    seq: 0,
-  })
-  return { index, term: 1, kind: 'normal', data }
 }
 
 function nodeMetaEntry(index: number): Entry {

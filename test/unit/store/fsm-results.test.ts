@@ -4,9 +4,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { StatementResult } from '../../../src/db/types.js'
-import type { Entry } from '../../../src/raft/index.js'
-import { encodeCommand } from '../../../src/store/command-codec.js'
 import { Fsm, type FsmDatabase } from '../../../src/store/fsm.js'
+import { executeEntry } from './entries.js'
 
 function recordingDb() {
   const calls: { method: string; discardResults: boolean }[] = []
@@ -22,23 +21,6 @@ function recordingDb() {
     restore: () => Promise.resolve(0),
   }
   return { db, calls }
-}
-
-function executeEntry(
-  index: number,
-  extra: { clientId?: string; seq?: number; mixed?: boolean } = {},
-): Entry {
-  const data = encodeCommand({
-    kind: 'execute',
-    statements: ['INSERT INTO t VALUES (1)'],
-    transaction: false,
-    seed: new Uint8Array(16),
-    nowMs: 0,
-    clientId: extra.clientId ?? '',
-    seq: extra.seq ?? 0,
-    ...(extra.mixed ? { mixed: true } : {}),
-  })
-  return { index, term: 1, kind: 'normal', data }
 }
 
 test('results are shipped for a waiting client and for sessions, and discarded when nobody reads them', async () => {
