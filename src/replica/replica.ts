@@ -20,6 +20,7 @@ import {
 } from '../raft/index.js'
 import { assert } from '../util/assert.js'
 import {
+  type CapturedState,
   type Clock,
   type ReplicaLogger,
   type ReplicaStateMachine,
@@ -143,6 +144,8 @@ export class Replica {
   /** Cancels the timer that hands `#heldEntries` over. */
   #cancelHeldTimer: (() => void) | undefined
   #snapshotsTaken = 0
+  /** A snapshot's state is being captured (see #maybeSnapshot). */
+  #snapshotCapturing = false
   /** The snapshot being written to storage, if any (see #maybeSnapshot). */
   #snapshotWrite: Promise<number | undefined> | undefined
   /** Ticks so far: the clock that spaces snapshots (deterministic under the simulator). */
@@ -587,6 +590,9 @@ export class Replica {
    * and 8,192 entries between snapshots a node under load was snapshotting most of the time.
    */
   async #maybeSnapshot(force = false, waitWritten = force): Promise<number | undefined> {
+    // Applies that overlap (pipelineApplies) may each find a snapshot due as they finish: one at a time. A
+    // forced one is a queued task, which runs only once every apply, and the capture in it, has finished.
+    if (this.#snapshotCapturing && !force) return undefined
     if (this.#snapshotWrite !== undefined) {
       if (!force) return undefined
       await this.#snapshotWrite.catch(() => undefined)
@@ -601,7 +607,13 @@ export class Replica {
     const config = this.#appliedConfig
     const term = storage.term(index)
     const startTick = this.#ticks
-    const captured = await stateMachine.snapshot()
+    this.#snapshotCapturing = true
+    let captured: CapturedState
+    try {
+      captured = await stateMachine.snapshot()
+    } finally {
+      this.#snapshotCapturing = false
+    }
     // Applies waited for this part: worth seeing in the log when it is long.
     this.#logger.info('snapshot captured', { id: this.id, index, ticks: this.#ticks - startTick })
     if (this.#stopped) {

@@ -759,3 +759,34 @@ test('a snapshot waits for the applies in progress and captures the state after 
   assert.equal(held.snapshots(), 1)
   replica.stop()
 })
+
+test('applies that finish while a snapshot is being captured do not start another', async () => {
+  const held = heldStateMachine()
+  const captures: (() => void)[] = []
+  const machine: ReplicaStateMachine = {
+    ...held.machine,
+    snapshot: () =>
+      new Promise((resolve) =>
+        captures.push(() => resolve({ data: Promise.resolve(new TextEncoder().encode('state')) })),
+      ),
+  }
+  const { storage, pending } = controlledStorage([1])
+  // Due after two entries: after the second apply (the new term's empty entry), when nothing follows it yet.
+  const { replica } = makeReplica(storage, [], 2, new Set(), machine)
+  replica.start()
+  replica.campaign()
+  await drainSaves(pending)
+  assert.deepEqual(held.calls, [[1], [2]])
+  for (const done of held.finish.splice(0)) done()
+  await settle()
+  assert.equal(captures.length, 1, 'a snapshot is due after the second apply')
+  proposed(replica, 'a')
+  await drainSaves(pending)
+  assert.equal(held.calls.length, 3, 'the next apply waited for the capture')
+  for (const done of held.finish.splice(0)) done()
+  await settle()
+  assert.equal(captures.length, 1, 'a second snapshot began while the first was being captured')
+  for (const capture of captures.splice(0)) capture()
+  await drainSaves(pending)
+  replica.stop()
+})
