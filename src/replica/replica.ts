@@ -245,8 +245,7 @@ export class Replica {
     if (this.#stopped) return
     this.#ticks++
     this.#node.tick()
-    this.#sendAhead()
-    this.#kick()
+    this.#afterInput()
     // The spacing ends: a snapshot that came due meanwhile is taken now (applies would check again, but none
     // may come). Queued behind the state machine's work, it finds nothing to do if an apply took it first.
     if (this.#ticks === this.#snapshotNotBefore)
@@ -260,8 +259,7 @@ export class Replica {
   receive(message: Message): void {
     if (this.#stopped) return
     this.#node.step(message)
-    this.#sendAhead()
-    this.#kick()
+    this.#afterInput()
   }
 
   campaign(): void {
@@ -271,19 +269,13 @@ export class Replica {
 
   propose(data: Uint8Array): ProposeResult {
     const result = this.#node.propose(data)
-    if (result.accepted) {
-      this.#sendAhead()
-      this.#kick()
-    }
+    if (result.accepted) this.#afterInput()
     return result
   }
 
   proposeConfChange(change: ConfChange): ProposeResult {
     const result = this.#node.proposeConfChange(change)
-    if (result.accepted) {
-      this.#sendAhead()
-      this.#kick()
-    }
+    if (result.accepted) this.#afterInput()
     return result
   }
 
@@ -309,12 +301,14 @@ export class Replica {
   }
 
   /**
-   * While a Ready is being handled (its write in progress), sends what the leader's core has made since
-   * (see `sendAppendsAhead`). When no Ready is in hand, `#kick` takes one at once and sends the same early.
+   * After the core took input: while a Ready is being handled (its write in progress), sends what the
+   * leader's core has made since (see `sendAppendsAhead`); otherwise `#kick` takes a Ready at once, which
+   * sends the same early.
    */
-  #sendAhead(): void {
-    if (!this.#running || this.#stopped || this.#options.sendAppendsAhead === false) return
-    for (const message of this.#node.takeLeaderAppends(this.#durable)) this.#options.transport.send(message)
+  #afterInput(): void {
+    if (this.#running && !this.#stopped && this.#options.sendAppendsAhead !== false)
+      for (const message of this.#node.takeLeaderAppends(this.#durable)) this.#options.transport.send(message)
+    this.#kick()
   }
 
   #kick(): void {
@@ -384,8 +378,7 @@ export class Replica {
           appliedEarly === committedEntries.length
             ? committedEntries
             : committedEntries.slice(0, appliedEarly)
-        this.#releaseHeldEntries()
-        this.#enqueueEntries(early)
+        this.#applyCommitted(early)
       }
     }
     if (snapshot || ready.entries.length > 0 || ready.hardState) {
@@ -408,10 +401,8 @@ export class Replica {
     const rest = appliedEarly === 0 ? committedEntries : committedEntries.slice(appliedEarly)
     if (this.#holdsApplies()) {
       if (rest.length > 0) this.#holdEntries(rest, this.#options.followerApplyDelayMs ?? 0)
-    } else if (rest.length > 0) {
-      this.#releaseHeldEntries()
-      this.#enqueueEntries(rest)
-    } else this.#releaseHeldEntries()
+    } else if (rest.length > 0) this.#applyCommitted(rest)
+    else this.#releaseHeldEntries()
     for (const state of ready.readStates) this.events.onReadState?.(state)
     for (const context of ready.droppedReads) this.events.onReadDropped?.(context)
     this.#node.advance()
@@ -438,6 +429,12 @@ export class Replica {
         this.#applyTasks--
       }
     })
+  }
+
+  /** Queues committed `entries` for the state machine, after the entries held back so far. */
+  #applyCommitted(entries: readonly Entry[]): void {
+    this.#releaseHeldEntries()
+    this.#enqueueEntries(entries)
   }
 
   /**

@@ -700,10 +700,14 @@ function heldStateMachine() {
   return { machine, calls, finish, snapshots: () => snapshots }
 }
 
-/** A one-node leader over `machine`, whose first apply (its term's empty entry) is still running. */
-async function leaderWithApplyRunning(machine: ReplicaStateMachine, extra: Partial<ReplicaOptions>) {
+/** A one-node leader over `machine`, whose first applies (up to its term's empty entry) are still running. */
+async function leaderWithApplyRunning(
+  machine: ReplicaStateMachine,
+  extra: Partial<ReplicaOptions>,
+  snapshotEntries = 0,
+) {
   const { storage, pending } = controlledStorage([1])
-  const { replica } = makeReplica(storage, [], 0, new Set(), machine, extra)
+  const { replica } = makeReplica(storage, [], snapshotEntries, new Set(), machine, extra)
   replica.start()
   replica.campaign()
   await drainSaves(pending)
@@ -770,12 +774,8 @@ test('applies that finish while a snapshot is being captured do not start anothe
         captures.push(() => resolve({ data: Promise.resolve(new TextEncoder().encode('state')) })),
       ),
   }
-  const { storage, pending } = controlledStorage([1])
   // Due after two entries: after the second apply (the new term's empty entry), when nothing follows it yet.
-  const { replica } = makeReplica(storage, [], 2, new Set(), machine)
-  replica.start()
-  replica.campaign()
-  await drainSaves(pending)
+  const { replica, pending } = await leaderWithApplyRunning(machine, {}, 2)
   assert.deepEqual(held.calls, [[1], [2]])
   for (const done of held.finish.splice(0)) done()
   await settle()
