@@ -286,6 +286,31 @@ test('a header that cannot be written throws and writes nothing; the answer can 
   })
 })
 
+test('answers given in one turn are written together, after its promise jobs', async () => {
+  const { handler, nth } = fakeHandler()
+  const { front, port } = await start(handler)
+  const clients = [await client(port), await client(port), await client(port)]
+  try {
+    const served: Served[] = []
+    for (const [i, c] of clients.entries()) {
+      c.socket.write(get(`/db/query?q=${i}`))
+      served.push(await nth(i))
+    }
+    const before = front.answers.stats
+    // As the routes of one SQLite batch answer: each from its own promise job.
+    await Promise.all(served.map(async (s, i) => s.respond(...ok(`answer ${i}`))))
+    const answers = await Promise.all(clients.map((c) => c.answers(1)))
+    assert.deepEqual(
+      answers.map(([a]) => a!.body),
+      ['answer 0', 'answer 1', 'answer 2'],
+    )
+    assert.deepEqual(front.answers.stats, { flushes: before.flushes + 1, answers: before.answers + 3 })
+  } finally {
+    for (const c of clients) c.socket.destroy()
+    await stop(front)
+  }
+})
+
 test('an idle connection closes after the keep-alive timeout', async () => {
   const { handler, nth } = fakeHandler()
   await withClient(
