@@ -11,11 +11,13 @@ import { Worker } from 'node:worker_threads'
 import { NOW_MS_MAX } from './determinism.js'
 import { PackedBatch, unpackBatch } from './batch-codec.js'
 import { copyInChunks } from './buffers.js'
+import { compactRun, expandResults, isCompactRunReply, type RunRequest } from './compact-runs.js'
 import { DbError, dbErrorFromData } from './errors.js'
 import { isPackedResults, unpackResults } from './packed-results.js'
 import type { RunOptions, WireStatement } from './executor.js'
 import { toWireBatch } from './wire-batch.js'
 import type {
+  CompactRunReply,
   WorkerConfig,
   WorkerMessage,
   WorkerReply,
@@ -94,7 +96,7 @@ export class Database {
     this.path = path
     this.sqliteVersion = sqliteVersion
     this.#exited = exited
-    worker.on('message', (message: WorkerReply) => this.#onMessage(message))
+    worker.on('message', (message: WorkerReply | CompactRunReply) => this.#onMessage(message))
     worker.on('error', (error) => this.#fail(error))
     worker.on('exit', (code) => {
       if (this.#state !== 'closing' && this.#state !== 'closed') {
@@ -175,11 +177,8 @@ export class Database {
    * gets `{ error: "attempt to change database via query operation" }`.
    */
   async query(batch: Batch | PackedBatch, options: QueryOptions = {}): Promise<StatementResult[]> {
-    const results = await this.#run(batch, {
-      mode: 'query',
-      transaction: checkTransaction(options.transaction),
-      ...qualifyColumnsOption(options.qualifyColumns),
-    })
+    const qualify = qualifyColumnsOption(options.qualifyColumns).qualifyColumns === true
+    const results = await this.#run(batch, queryRunOptions(checkTransaction(options.transaction), qualify))
     return keepTimings(results, options.timings)
   }
 
@@ -403,12 +402,9 @@ export class Database {
     this.#outbox = []
     this.#outboxTransfer = []
     this.#inFlight.push(requests.at(-1)!.id)
-    if (requests.length === 1) {
-      this.#post(requests[0]!, transfer)
-      return
-    }
     try {
-      this.#worker.postMessage({ type: 'batch', requests } satisfies WorkerMessage, transfer)
+      const runs = requests.map((request) => compactRun(request as RunRequest))
+      this.#worker.postMessage({ type: 'runs', runs } satisfies WorkerMessage, transfer)
       this.#messagesPosted++
     } catch {
       // One request that cannot be cloned must fail alone, not take the others with it.
@@ -429,7 +425,12 @@ export class Database {
     }
   }
 
-  #onMessage(message: WorkerReply): void {
+  #onMessage(message: WorkerReply | CompactRunReply): void {
+    if (isCompactRunReply(message)) {
+      const [id, results] = message
+      this.#onReply(id, (pending) => pending.resolve(expandResults(results)))
+      return
+    }
     if (message.type === 'replies') {
       for (const reply of message.replies) this.#onMessage(reply)
       return
@@ -453,16 +454,19 @@ export class Database {
       return
     }
     if (message.type !== 'reply') return
+    if (message.ok) this.#onReply(message.id, (pending) => pending.resolve(message.value))
+    else this.#onReply(message.id, (pending) => pending.reject(dbErrorFromData(message.error)))
+  }
+
+  #onReply(id: number, settle: (pending: Pending) => void): void {
     // The worker answers in order: this answer settles every message up to it.
-    while (this.#inFlight.length > 0 && this.#inFlight[0]! <= message.id) this.#inFlight.shift()
+    while (this.#inFlight.length > 0 && this.#inFlight[0]! <= id) this.#inFlight.shift()
     if (this.#outbox.length > 0 && !this.#flushScheduled) {
       this.#flushScheduled = true
       setImmediate(() => this.#flush())
     }
-    const pending = this.#settle(message.id)
-    if (pending === undefined) return
-    if (message.ok) pending.resolve(message.value)
-    else pending.reject(dbErrorFromData(message.error))
+    const pending = this.#settle(id)
+    if (pending !== undefined) settle(pending)
   }
 
   #settle(id: number): Pending | undefined {
@@ -534,6 +538,21 @@ function discardResultsOption(discard: unknown): { discardResults?: true } {
   if (discard === undefined || discard === false) return {}
   if (discard !== true) throw new DbError('TQ_ERR_DB_BAD_OPTIONS', 'discardResults must be a boolean')
   return { discardResults: true }
+}
+
+/**
+ * The options of a plain read, one object per combination: the reads gathered in one message then share it,
+ * and structured clone writes it once for all of them.
+ */
+const queryRunOptionsByKey: readonly RunOptions[] = [false, true].flatMap((transaction) =>
+  [false, true].map(
+    (qualifyColumns): RunOptions =>
+      Object.freeze({ mode: 'query', transaction, ...(qualifyColumns ? { qualifyColumns } : {}) }),
+  ),
+)
+
+function queryRunOptions(transaction: boolean, qualifyColumns: boolean): RunOptions {
+  return queryRunOptionsByKey[(transaction ? 2 : 0) + (qualifyColumns ? 1 : 0)]!
 }
 
 function checkTransaction(transaction: unknown): boolean {

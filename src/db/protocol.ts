@@ -4,6 +4,7 @@
  * `Uint8Array`, which the receiver turns back into a `Buffer` without copying.
  */
 
+import type { CompactResult, CompactRun } from './compact-runs.js'
 import type { DbErrorData } from './errors.js'
 import type { RunOptions, WireStatement } from './executor.js'
 import type { PackedResults } from './packed-results.js'
@@ -42,13 +43,15 @@ export type WorkerRequest =
   | { readonly id: number; readonly type: 'close' }
 
 /**
- * What the main thread posts: one request, or several `run` requests gathered in one event-loop turn (the
- * statements of one Raft apply, concurrent reads). One message instead of many: each postMessage costs the
- * main thread a structured clone and a wake-up of the worker, which the profile showed per request.
+ * What the main thread posts: one request, or the `run` requests gathered in one event-loop turn (the
+ * statements of one Raft apply, concurrent reads) in compact form (`compact-runs.ts`). One message instead of
+ * many: each postMessage costs the main thread a structured clone and a wake-up of the worker, which the
+ * profile showed per request.
  */
-export type WorkerMessage =
-  | WorkerRequest
-  | { readonly type: 'batch'; readonly requests: readonly WorkerRequest[] }
+export type WorkerMessage = WorkerRequest | { readonly type: 'runs'; readonly runs: readonly CompactRun[] }
+
+/** The successful answer to a `run` request whose results are a list (not packed), in compact form. */
+export type CompactRunReply = readonly [id: number, results: readonly CompactResult[]]
 
 /** What each request answers with. */
 export interface WorkerReplyValues {
@@ -62,8 +65,8 @@ export interface WorkerReplyValues {
 }
 
 export type WorkerReply =
-  /** The replies to a `batch`, in order (possibly split into several such messages). */
-  | { readonly type: 'replies'; readonly replies: readonly WorkerReply[] }
+  /** The replies to a `runs` message, in order (possibly split into several such messages). */
+  | { readonly type: 'replies'; readonly replies: readonly (WorkerReply | CompactRunReply)[] }
   | { readonly type: 'ready'; readonly sqliteVersion: string; readonly appliedIndex: number }
   | { readonly type: 'openFailed'; readonly error: DbErrorData }
   | { readonly type: 'reply'; readonly id: number; readonly ok: true; readonly value: unknown }

@@ -20,12 +20,13 @@ import { parentPort, workerData } from 'node:worker_threads'
 import BetterSqlite3 from 'better-sqlite3'
 import { unpackBatch } from './batch-codec.js'
 import { copyInChunks, ownsWholeBuffer } from './buffers.js'
+import { type CompactRun, compactResults, expandRun } from './compact-runs.js'
 import { installDeterminism } from './determinism.js'
 import { dumpDatabase } from './dump.js'
 import { DbError, dbErrorToData } from './errors.js'
 import { Executor } from './executor.js'
 import { packResults } from './packed-results.js'
-import type { WorkerConfig, WorkerMessage, WorkerReply, WorkerRequest } from './protocol.js'
+import type { CompactRunReply, WorkerConfig, WorkerMessage, WorkerReply, WorkerRequest } from './protocol.js'
 import type { SqliteDatabase, SqliteOpen } from './sqlite-port.js'
 import { isSqliteError } from './sqlite-port.js'
 import type { StatementResult } from './types.js'
@@ -55,7 +56,7 @@ try {
   const sqliteVersion = String(helper.prepare('SELECT sqlite_version()').pluck().get())
   post({ type: 'ready', sqliteVersion, appliedIndex: connection.executor.appliedIndex })
   port.on('message', (message: WorkerMessage) =>
-    message.type === 'batch' ? handleBatch(message.requests) : handle(message),
+    message.type === 'runs' ? handleRuns(message.runs) : handle(message),
   )
 } catch (error) {
   post({ type: 'openFailed', error: { code: 'TQ_ERR_DB_OPEN_FAILED', message: describe(error) } })
@@ -76,16 +77,18 @@ function connect(db: SqliteDatabase): Connection {
 }
 
 /** Replies held back while a batch runs, to be posted together (see `WorkerMessage`). */
-let held: { replies: WorkerReply[]; transfer: Set<ArrayBuffer>; since: number } | undefined
+let held: { replies: Reply[]; transfer: Set<ArrayBuffer>; since: number } | undefined
+
+type Reply = WorkerReply | CompactRunReply
 
 /** A reply may wait this long for the rest of its batch; past it, what is ready is posted. */
 const holdMsMax = 2
 
-function handleBatch(requests: readonly WorkerRequest[]): void {
+function handleRuns(runs: readonly CompactRun[]): void {
   held = { replies: [], transfer: new Set(), since: performance.now() }
   try {
-    for (const request of requests) {
-      handle(request)
+    for (const run of runs) {
+      handle(expandRun(run))
       // A slow statement must not hold back the answers of the quick ones before it.
       if (performance.now() - held.since > holdMsMax) postHeld()
     }
@@ -106,7 +109,7 @@ function postHeld(): void {
 }
 
 /** Posts `message`, moving `transfer` when it can (pooled memory cannot move), else cloning. */
-function postTransferring(message: WorkerReply, transfer: ArrayBuffer[]): void {
+function postTransferring(message: Reply, transfer: ArrayBuffer[]): void {
   if (transfer.length > 0) {
     try {
       port?.postMessage(message, transfer)
@@ -119,7 +122,7 @@ function postTransferring(message: WorkerReply, transfer: ArrayBuffer[]): void {
 }
 
 /** A reply to a request: held while a batch runs, else posted at once. */
-function answer(message: WorkerReply, transfer: ArrayBuffer[]): void {
+function answer(message: Reply, transfer: ArrayBuffer[]): void {
   if (held !== undefined) {
     held.replies.push(message)
     for (const buffer of transfer) held.transfer.add(buffer)
@@ -135,11 +138,11 @@ function handle(request: WorkerRequest): void {
         const batch = 'packed' in request ? toWireBatch(unpackBatch(request.packed)) : request.batch
         const results = connection.executor.run(batch, request.options)
         if (request.options.discardResults === true) {
-          reply(request.id, [], [])
+          answer([request.id, []], [])
           return
         }
         const packed = packResults(results)
-        if (packed === undefined) reply(request.id, results, transferablesOf(results))
+        if (packed === undefined) answer([request.id, compactResults(results)], transferablesOf(results))
         else reply(request.id, packed, [packed.packedResults.buffer as ArrayBuffer])
         return
       }
