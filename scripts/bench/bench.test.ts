@@ -12,6 +12,7 @@ import {
   replaceDocsSection,
   summarizeRuns,
 } from './report.js'
+import { cpuShare, parseCpuTimes } from './cpu-share.js'
 import { parseWrkOutput } from './wrk.js'
 
 const line = (fields: Record<string, number>) =>
@@ -107,4 +108,18 @@ test('wake-up costs are listed for each moment they were measured at, with the s
     "| round trip through libuv's thread pool (128-byte write, no sync), before TQLite's workloads | 20,000 | 0.09 | 0.20 |",
     "| round trip to a worker thread (postMessage and answer), before TQLite's workloads (31.3 µs of the sender's CPU each) | 15,000 | 0.06 | 0.30 |",
   ])
+})
+
+test('the machine share of a point: busy and steal over all cores, from two /proc/stat readings', () => {
+  // cpu user nice system idle iowait irq softirq steal guest guest_nice
+  const before = parseCpuTimes('cpu  1000 0 500 2000 100 0 50 10 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n')
+  const after = parseCpuTimes('cpu  1600 0 800 2300 100 0 100 110 0 0\n')
+  // 600 user + 300 system + 50 softirq = 950 busy, 300 idle, 100 steal of 1,350.
+  const share = cpuShare(before, after)
+  assert.ok(share)
+  assert.equal(share.busyPct.toFixed(2), ((100 * 950) / 1350).toFixed(2))
+  assert.equal(share.stealPct.toFixed(2), ((100 * 100) / 1350).toFixed(2))
+  assert.equal(parseCpuTimes('intr 1 2 3'), undefined)
+  assert.equal(cpuShare(before, undefined), undefined)
+  assert.equal(cpuShare(before, before), undefined)
 })

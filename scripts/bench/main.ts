@@ -32,6 +32,7 @@ import {
 import { ensureBuilt, ensureTools, machineInfo } from './setup.js'
 import { type SystemUnderTest, EtcdCluster, type TqliteCluster as TqType, TqliteCluster } from './systems.js'
 import { type WrkResult, runWrk, writeRequestsFile } from './wrk.js'
+import { cpuShare, readCpuTimes } from './cpu-share.js'
 
 const root = new URL('../../', import.meta.url).pathname.replace(/\/$/, '')
 
@@ -204,6 +205,7 @@ async function measurePoint(
       threads: options.threads,
     })
   const runs: WrkResult[] = []
+  const cpuBefore = readCpuTimes()
   // A bulk request takes long at c=64 (64,000 rows in flight): a run must outlast a few of them.
   const durationS =
     rowsPerRequest > 1
@@ -219,12 +221,15 @@ async function measurePoint(
         threads: options.threads,
       }),
     )
-  const set = summarizeRuns(runs, rowsPerRequest)
+  const cpu = cpuShare(cpuBefore, readCpuTimes())
+  const set = { ...summarizeRuns(runs, rowsPerRequest), ...(cpu === undefined ? {} : { cpu }) }
+  const machine =
+    cpu === undefined ? '' : `  (cores busy ${cpu.busyPct.toFixed(0)}%, steal ${cpu.stealPct.toFixed(1)}%)`
   const shown =
     set.median === undefined
       ? `ERRORS: ${describeErrors(set)}`
       : `${Math.round(set.median.opsPerSec * Math.max(1, rowsPerRequest))} ${rowsPerRequest > 1 ? 'rows' : 'ops'}/s  p50 ${set.median.p50Ms.toFixed(2)} ms  p99 ${set.median.p99Ms.toFixed(2)} ms`
-  log(`  ${label.padEnd(28)} c=${String(connections).padEnd(3)} ${shown}`)
+  log(`  ${label.padEnd(28)} c=${String(connections).padEnd(3)} ${shown}${machine}`)
   return set
 }
 

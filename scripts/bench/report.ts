@@ -1,6 +1,7 @@
 // The results: medians, the table (Markdown, printed and written into docs/benchmarks.md), the targets of
 // issue 6, and a hand-written SVG chart of throughput and p99 against concurrency.
 import { readFileSync, writeFileSync } from 'node:fs'
+import type { CpuShare } from './cpu-share.js'
 import type { WakeLimits, WakeResult } from './limits.js'
 import type { Crash } from './procs.js'
 import type { MachineInfo } from './setup.js'
@@ -12,6 +13,8 @@ export interface RunSet {
   readonly median: { opsPerSec: number; p50Ms: number; p99Ms: number; maxMs: number } | undefined
   readonly errorRuns: number
   readonly errorCount: number
+  /** The machine's CPU while the measured runs ran (not the warm-up); absent without /proc. */
+  readonly cpu?: CpuShare
 }
 
 export interface LoopSummary {
