@@ -213,9 +213,9 @@ class FrontConnection {
   }
 
   /**
-   * Serves the requests held, one at a time, until one is incomplete or being answered. An answer given
-   * while this runs (a route that answers before it awaits) lets the loop go on rather than calling it again:
-   * a client's thousands of pipelined requests must not each add to the stack.
+   * Serves the requests held, one at a time, until one is incomplete or being answered. Answers are written
+   * at the end of the turn (`AnswerWriter`), which then comes back here for the next request: a client's
+   * thousands of pipelined requests, even ones a route answers before it awaits, never add to the stack.
    */
   #serve(): void {
     if (this.#serving) return
