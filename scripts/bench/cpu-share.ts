@@ -17,14 +17,16 @@ export interface CpuShare {
   readonly stealPct: number
 }
 
+type Tuple8 = [number, number, number, number, number, number, number, number]
+
 /** Parses /proc/stat's first line; undefined when the text is not one (no /proc). */
 export function parseCpuTimes(stat: string): CpuTimes | undefined {
   const fields = stat.split('\n', 1)[0]!.trim().split(/\s+/)
   if (fields[0] !== 'cpu' || fields.length < 9) return undefined
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields.slice(1, 9).map(Number) as number[]
-  if (![user, nice, system, idle, iowait, irq, softirq, steal].every((n) => Number.isFinite(n)))
-    return undefined
-  return { busy: user! + nice! + system! + irq! + softirq!, idle: idle! + iowait!, steal: steal! }
+  const ticks = fields.slice(1, 9).map(Number)
+  if (!ticks.every(Number.isFinite)) return undefined
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = ticks as Tuple8
+  return { busy: user + nice + system + irq + softirq, idle: idle + iowait, steal }
 }
 
 export function readCpuTimes(): CpuTimes | undefined {

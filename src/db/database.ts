@@ -80,7 +80,7 @@ export class Database {
   readonly #pending = new Map<number, Pending>()
   #nextId = 1
   /** `run` requests of this event-loop turn, posted together by `#flush` (see `WorkerMessage`). */
-  #outbox: WorkerRequest[] = []
+  #outbox: RunRequest[] = []
   /** Buffers of the gathered requests that move to the worker with them (see `#run`). */
   #outboxTransfer: ArrayBuffer[] = []
   #flushScheduled = false
@@ -177,8 +177,10 @@ export class Database {
    * gets `{ error: "attempt to change database via query operation" }`.
    */
   async query(batch: Batch | PackedBatch, options: QueryOptions = {}): Promise<StatementResult[]> {
-    const qualify = qualifyColumnsOption(options.qualifyColumns).qualifyColumns === true
-    const results = await this.#run(batch, queryRunOptions(checkTransaction(options.transaction), qualify))
+    const results = await this.#run(
+      batch,
+      queryRunOptions(checkTransaction(options.transaction), checkQualifyColumns(options.qualifyColumns)),
+    )
     return keepTimings(results, options.timings)
   }
 
@@ -403,7 +405,7 @@ export class Database {
     this.#outboxTransfer = []
     this.#inFlight.push(requests.at(-1)!.id)
     try {
-      const runs = requests.map((request) => compactRun(request as RunRequest))
+      const runs = requests.map(compactRun)
       this.#worker.postMessage({ type: 'runs', runs } satisfies WorkerMessage, transfer)
       this.#messagesPosted++
     } catch {
@@ -562,10 +564,15 @@ function checkTransaction(transaction: unknown): boolean {
   return transaction
 }
 
+function checkQualifyColumns(qualifyColumns: unknown): boolean {
+  if (qualifyColumns === undefined) return false
+  if (typeof qualifyColumns !== 'boolean')
+    throw new DbError('TQ_ERR_DB_BAD_OPTIONS', 'qualifyColumns must be a boolean')
+  return qualifyColumns
+}
+
 function qualifyColumnsOption(qualifyColumns: unknown): { qualifyColumns?: true } {
-  if (qualifyColumns === undefined || qualifyColumns === false) return {}
-  if (qualifyColumns !== true) throw new DbError('TQ_ERR_DB_BAD_OPTIONS', 'qualifyColumns must be a boolean')
-  return { qualifyColumns }
+  return checkQualifyColumns(qualifyColumns) ? { qualifyColumns: true } : {}
 }
 
 function checkApply(seed: Seed | undefined, nowMs: number | undefined): { seed: Seed; nowMs: number } {
