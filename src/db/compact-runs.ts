@@ -3,11 +3,11 @@
  * worker: tuples and bare strings instead of objects.
  *
  * Why: structured clone writes every object's property names and rebuilds each object key by key on the
- * other side. Under point reads at c=64 a read's request and reply cost about 7 µs of cloning between the two
- * threads (in process, `v8.serialize`/`deserialize` of 30 of them at a time: a request 1.0–1.1 µs to write
- * and 2.9–3.0 µs to read, a reply 1.4–1.7 µs and 3.6–3.9 µs), where the read itself takes about 5 µs in the
- * executor. As tuples: a request 0.3 / 0.5–0.6 µs, a reply 0.9 µs to write and 1.9–2.0 µs to read and turn
- * back into objects. Objects shared by several requests (the options of every plain read) are written once
+ * other side. A point read's request and reply cost about 7 µs of cloning between the two threads (in
+ * process, `v8.serialize`/`deserialize` of 30 of them at a time, three rounds: a request 1.0–1.8 µs to write
+ * and 2.9–4.4 µs to read, a reply 1.4–1.7 µs and 3.6–3.9 µs), where the read itself takes about 5 µs in the
+ * executor. As tuples: a request 0.3–0.6 / 0.5–0.9 µs, a reply 0.9–1.6 µs to write and 1.9–2.8 µs to read and
+ * turn back into objects. Objects shared by several requests (the options of every plain read) are written once
  * per message: structured clone keeps identity. Through `Database` (the real worker), both forms loaded in one
  * process and alternated, 12 rounds of 1,500 turns of 30 point reads, four runs: the worker's CPU per read
  * 15.7 / 17.2 / 14.2 / 17.5 → 13.8 / 15.9 / 12.7 / 15.1 µs, the main thread's 12.9 / 14.6 / 11.5 / 15.0 →

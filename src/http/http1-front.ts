@@ -354,7 +354,7 @@ class FrontConnection {
  * client (wrk, the bench's load generator), which by the next write had gone back to sleep, so every write paid
  * for a wake-up on the other vCPU. On a 3-node dev cluster, a signal flipping a scratch switch between 4-s wrk
  * runs of point reads at c=64: level none 15,913 → 17,506 reads/s (6 pairs, 5 ahead; an earlier draft 14,167 →
- * 15,952 and, switched the other way round, 16,785 → 18,036), level weak 16,954 → 17,424 (6 pairs, 3 ahead).
+ * 15,952 and, switched the other way round, 16,847 → 18,036), level weak 16,956 → 17,424 (6 pairs, 3 ahead).
  * INSERTs, whose answers leave a few per commit, did not move (c=64: 5,027 → 4,911/s, 5 pairs, 2 ahead).
  */
 class AnswerWriter {
