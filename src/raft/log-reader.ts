@@ -11,8 +11,13 @@ import type { Entry, HardState, Snapshot, SnapshotMeta } from './message.js'
 export interface LogReader {
   hardState(): HardState
   snapshotMeta(): SnapshotMeta
-  /** The latest snapshot with its data, to send to a lagging follower. */
-  snapshot(): Snapshot
+  /**
+   * The latest snapshot with its data, to send to a lagging follower; undefined while its data is not at hand.
+   * A snapshot's data is the whole state machine, so a durable store keeps it on disk rather than in memory:
+   * asked for it, such a store starts reading it and answers undefined, and the core asks again when the
+   * follower next answers (etcd's `ErrSnapshotTemporarilyUnavailable`).
+   */
+  snapshot(): Snapshot | undefined
   firstIndex(): number
   lastIndex(): number
   /** The term of the entry at `index`, for `snapshotMeta().index <= index <= lastIndex()`. */

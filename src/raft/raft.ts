@@ -567,7 +567,12 @@ export class Raft {
 
   #sendSnapshot(to: NodeId, pr: Progress): boolean {
     if (!pr.recentActive) return false
-    const snapshot: Snapshot = this.log.storage.snapshot()
+    const snapshot: Snapshot | undefined = this.log.storage.snapshot()
+    if (snapshot === undefined) {
+      // Storage is fetching its data; the follower's next heartbeat response brings this call back.
+      this.logger.debug('snapshot not at hand, sending it later', { id: this.id, to })
+      return false
+    }
     assert(snapshot.meta.index > 0, 'sending an empty snapshot')
     pr.becomeSnapshot(snapshot.meta.index)
     this.#send({ type: 'installSnapshot', from: this.id, to, term: this.term, snapshot })

@@ -2,6 +2,7 @@
 // per-node inboxes until a command delivers or drops them (etcd's rafttest.InteractionEnv).
 import {
   type ConfChange,
+  type LogReader,
   applyConfChange,
   MemoryLog,
   type Message,
@@ -42,6 +43,11 @@ export class InteractionEnv {
   /** Directed links that drop everything: "from->to". */
   readonly cut = new Set<string>()
   bugs = new Set<PlantedBug>()
+  /**
+   * Nodes whose snapshot data is not at hand: their storage answers `snapshot()` with undefined, as a durable
+   * store does while it reads the data from disk.
+   */
+  readonly snapshotWithheld = new Set<NodeId>()
   output: string[] = []
   /**
    * Overrides of the nodes' Raft config, read when a node is made. Appends and ReadIndex rounds are not
@@ -67,9 +73,21 @@ export class InteractionEnv {
         appendBytesMax: 256,
         ...this.raftConfig,
       },
-      storage,
+      this.#reader(id, storage),
     )
     return { id, storage, node, applied: [] }
+  }
+
+  #reader(id: NodeId, storage: MemoryLog): LogReader {
+    return {
+      hardState: () => storage.hardState(),
+      snapshotMeta: () => storage.snapshotMeta(),
+      snapshot: () => (this.snapshotWithheld.has(id) ? undefined : storage.snapshot()),
+      firstIndex: () => storage.firstIndex(),
+      lastIndex: () => storage.lastIndex(),
+      term: (index) => storage.term(index),
+      entries: (range) => storage.entries(range),
+    }
   }
 
   bootstrap(ids: NodeId[]): void {

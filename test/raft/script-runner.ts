@@ -118,6 +118,11 @@ export function runCommand(env: InteractionEnv, command: string): string {
     case 'restart':
       env.restart(id())
       return ''
+    case 'withhold-snapshot':
+    case 'release-snapshot':
+      if (name === 'withhold-snapshot') env.snapshotWithheld.add(id())
+      else env.snapshotWithheld.delete(id())
+      return ''
     default:
       throw new Error(`unknown command ${name}`)
   }

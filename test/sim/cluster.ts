@@ -274,6 +274,8 @@ export class SimCluster {
     const from = this.nodes.get(m.from)!
     const to = this.nodes.get(m.to)
     this.#count('messagesSent')
+    // A node hands its snapshot to the core only after reading it back (sim-node.ts, #snapshotForCore).
+    if (m.type === 'installSnapshot') this.#count('snapshotsSent')
     if (!to || this.#cut.has(`${m.from}->${m.to}`)) {
       this.#count('messagesCut')
       return

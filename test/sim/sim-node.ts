@@ -108,6 +108,12 @@ export class SimNode {
   #reads = new Map<number, PendingRead>()
   #readsAwaitingApply: PendingRead[] = []
   #nextReadContext = 1
+  /**
+   * The snapshot index whose data is in memory for the Raft core, or -1: as the durable store does, the data
+   * is held from start-up or a read until handed out once, and read from disk again when the core asks.
+   */
+  #snapshotHeld = -1
+  #snapshotReading = false
 
   constructor(id: NodeId, host: NodeHost) {
     this.id = id
@@ -143,6 +149,9 @@ export class SimNode {
     this.storage = this.disk.load()
     this.sm = KvStateMachine.deserialize(this.storage.snapshot().data)
     this.#smApplied = this.storage.snapshotMeta().index
+    // The start-up restore took the data the store read at open.
+    this.#snapshotHeld = -1
+    this.#snapshotReading = false
     const host = this.#host
     const observer = host.observer
     this.replica = new Replica({
@@ -276,7 +285,7 @@ export class SimNode {
     return {
       hardState: () => log.hardState(),
       snapshotMeta: () => log.snapshotMeta(),
-      snapshot: () => log.snapshot(),
+      snapshot: () => this.#snapshotForCore(log),
       firstIndex: () => log.firstIndex(),
       lastIndex: () => log.lastIndex(),
       term: (index) => log.term(index),
@@ -284,6 +293,7 @@ export class SimNode {
       save: (update: { hardState?: HardState; entries?: readonly Entry[]; snapshot?: Snapshot }) => {
         // Written now (the page cache), durable only when the simulated fsync completes.
         if (update.snapshot) {
+          this.#snapshotHeld = -1
           log.applySnapshot(update.snapshot)
           disk.write({ kind: 'snapshot', snapshot: update.snapshot })
         }
@@ -305,11 +315,33 @@ export class SimNode {
             'snapshot state',
             `node ${this.id}: snapshot at index ${snapshot.meta.index} holds the state after index ${stateAt}`,
           )
+        this.#snapshotHeld = -1
         log.createSnapshot(snapshot)
         disk.compact(snapshot)
         return Promise.resolve()
       },
     }
+  }
+
+  /** `LogReader.snapshot` as the durable store answers it: undefined while the data is read from disk. */
+  #snapshotForCore(log: MemoryLog): Snapshot | undefined {
+    const { index } = log.snapshotMeta()
+    if (index === 0) return log.snapshot()
+    if (this.#snapshotHeld === index) {
+      this.#snapshotHeld = -1
+      return log.snapshot()
+    }
+    if (!this.#snapshotReading) {
+      this.#snapshotReading = true
+      const incarnation = this.incarnation
+      this.#host.after(this.#host.restoreLatencyMs(), () => {
+        if (this.incarnation !== incarnation) return
+        this.#snapshotReading = false
+        // A snapshot that replaced the one read meanwhile is read again when the core next asks.
+        if (log.snapshotMeta().index === index) this.#snapshotHeld = index
+      })
+    }
+    return undefined
   }
 
   #stateMachinePort(): ReplicaStateMachine {

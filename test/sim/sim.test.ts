@@ -43,6 +43,7 @@ test(`fresh seeds for ${seconds}s find no violation`, async () => {
       'messagesDropped',
       'messagesDuplicated',
       'indeterminate',
+      'snapshotsSent',
     ]) {
       faults[name] = (faults[name] ?? 0) + (result.stats[name] ?? 0)
     }
@@ -51,6 +52,8 @@ test(`fresh seeds for ${seconds}s find no violation`, async () => {
   console.log(`# sim: ${runs} seeds from ${start}, ${events} events, faults ${JSON.stringify(faults)}`)
   assert.ok(runs > 0)
   assert.deepEqual(failures, [])
+  // Snapshots are read back from "disk" before they are sent: that path must have been taken.
+  assert.ok((faults.snapshotsSent ?? 0) > 0, 'no snapshot was sent to a lagging follower')
 })
 
 /**
