@@ -33,7 +33,7 @@ const store = await phase('LogStore.open', () =>
   LogStore.open(new NodeFs(), join(dataDir, 'raft'), { logger: logger.child({ component: 'storage' }) }),
 )
 const fsm = new Fsm(db)
-await phase('Fsm.restore', () => fsm.restore(store.snapshot()))
+await phase('Fsm.restore', async () => fsm.restore(await store.readSnapshot()))
 const table = await db.query(
   ["SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name = 'big' DESC LIMIT 1"],
   {},

@@ -24,6 +24,10 @@ export class MemoryLog implements LogReader {
   snapshot(): Snapshot {
     return this.#snapshot
   }
+  /** The latest snapshot with its data (always at hand here; a durable store may read it from disk). */
+  readSnapshot(): Promise<Snapshot> {
+    return Promise.resolve(this.#snapshot)
+  }
   firstIndex(): number {
     return this.#snapshot.meta.index + 1
   }

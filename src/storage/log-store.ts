@@ -132,10 +132,23 @@ export class LogStore implements LogReader {
   readonly #largeFileStepBytes: number
   readonly #unsafe: UnsafeTestingOptions
 
-  // The acknowledged state, as MemoryLog holds it. `#entries[i]` has index `#snapshot.meta.index + 1 + i`.
+  // The acknowledged state, as MemoryLog holds it, but for the snapshot's data (below). `#entries[i]` has index
+  // `#snapshotMeta.index + 1 + i`.
   #hardState: HardState
-  #snapshot: Snapshot
+  #snapshotMeta: SnapshotMeta
   #entries: Entry[]
+
+  // The latest snapshot's data is the whole database: kept in memory it doubled a node's RSS (a 1 GiB
+  // database held 1 GiB more here for as long as the node ran). It stays in its file and is read when asked
+  // for (`readSnapshot`, and `snapshot` for a lagging follower); data read or given to the store is then held
+  // only as long as someone else holds it (a message being sent, a restore), through a weak reference.
+  /** Data held until it is handed out once: read at `open`, or read because the Raft core asked for it. */
+  #snapshotData: Uint8Array | undefined
+  #snapshotDataRef: WeakRef<Uint8Array> | undefined
+  /** A read of the snapshot file in progress; `#holdWhenRead`: the core asked, so keep the data for it. */
+  #snapshotRead: Promise<Snapshot> | undefined
+  #holdWhenRead = false
+  readonly #verifyChecksums: boolean
 
   // Where that state lives on disk. Invariant: `#root` is the last hard-state record written and fsynced, its
   // generation, snapshot, term and vote are those of the acknowledged state (its commit may be older);
@@ -188,7 +201,9 @@ export class LogStore implements LogReader {
     this.#root = init.root
     this.#logBytes = init.root.logSyncedBytes
     this.#hardState = init.root.hardState
-    this.#snapshot = init.snapshot
+    this.#snapshotMeta = init.snapshot.meta
+    this.#snapshotData = init.snapshot.meta.index > 0 ? init.snapshot.data : undefined
+    this.#verifyChecksums = init.options.unsafeTesting?.skipChecksums !== true
     this.#entries = init.entries
     this.#logHandle = init.logHandle
     this.#hardStateHandle = init.hardStateHandle
@@ -336,17 +351,45 @@ export class LogStore implements LogReader {
 
   snapshotMeta(): SnapshotMeta {
     this.#checkUsable()
-    return this.#snapshot.meta
+    return this.#snapshotMeta
   }
 
-  snapshot(): Snapshot {
+  /**
+   * The latest snapshot with its data when the data is in memory; otherwise starts reading it from its file
+   * (once) and answers undefined: the Raft core asks again later, by then the data is held for it.
+   */
+  snapshot(): Snapshot | undefined {
     this.#checkUsable()
-    return this.#snapshot
+    const held = this.#heldSnapshot()
+    if (held !== undefined) return held
+    this.#holdWhenRead = true
+    this.#startSnapshotRead().catch((error: unknown) => {
+      this.#logger.error('reading the snapshot to send failed; trying again when asked again', {
+        dir: this.#dir,
+        snapshotIndex: this.#snapshotMeta.index,
+        error: String(error),
+      })
+    })
+    return undefined
+  }
+
+  /**
+   * The latest snapshot with its data: from memory when it is there, else read from its file and checked
+   * (CRC), as `open` checks it. Concurrent calls share one read. A snapshot that replaces this one while it
+   * is read is read in its place.
+   */
+  readSnapshot(): Promise<Snapshot> {
+    try {
+      this.#checkUsable()
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return Promise.resolve(this.#heldSnapshot() ?? this.#startSnapshotRead())
   }
 
   firstIndex(): number {
     this.#checkUsable()
-    return this.#snapshot.meta.index + 1
+    return this.#snapshotMeta.index + 1
   }
 
   lastIndex(): number {
@@ -366,7 +409,7 @@ export class LogStore implements LogReader {
   }): readonly Entry[] {
     this.#checkUsable()
     const { from, to } = range
-    const offset = this.#snapshot.meta.index + 1
+    const offset = this.#snapshotMeta.index + 1
     assert(
       from >= offset && from <= to && to <= this.#lastIndex() + 1,
       `entries [${from}, ${to}) out of range`,
@@ -402,7 +445,7 @@ export class LogStore implements LogReader {
       assert(index <= this.#lastIndex(), `snapshot at ${index} outside the log`)
       assert(this.#term(index) === term, `snapshot term ${term} differs from the log`)
     }
-    assert(index > this.#snapshot.meta.index, `snapshot at ${index} outside the log`)
+    assert(index > this.#snapshotMeta.index, `snapshot at ${index} outside the log`)
     check()
     // The file is written and synced outside the queue, so appends (the Raft log) go on meanwhile: for a
     // database of 410 MB that took 1.5 s, during which every write waited. Only the switch to the next
@@ -415,7 +458,7 @@ export class LogStore implements LogReader {
       throw error
     }
     return this.#serialize(async () => {
-      const current = this.#snapshot.meta.index
+      const current = this.#snapshotMeta.index
       // A snapshot installed from the leader meanwhile covers this one.
       if (index <= current) {
         await unlinkIfPresent(this.#fs, prepared)
@@ -424,7 +467,7 @@ export class LogStore implements LogReader {
       check()
       const remaining = this.#entries.slice(index - current)
       await this.#switchGeneration({ snapshot, entries: remaining, hardState: this.#hardState }, prepared)
-      this.#snapshot = snapshot
+      this.#setSnapshot(snapshot)
       this.#entries = remaining
     })
   }
@@ -461,6 +504,77 @@ export class LogStore implements LogReader {
 
   // --- internals ---
 
+  /** The snapshot with its data if that is in memory; handing it out lets go of the store's own hold. */
+  #heldSnapshot(): Snapshot | undefined {
+    const meta = this.#snapshotMeta
+    if (meta.index === 0) return emptySnapshot
+    const data = this.#snapshotData ?? this.#snapshotDataRef?.deref()
+    if (data === undefined) return undefined
+    this.#snapshotData = undefined
+    this.#snapshotDataRef = new WeakRef(data)
+    return { meta, data }
+  }
+
+  /** The snapshot is now `snapshot` (written, or installed): its data is kept only while others hold it. */
+  #setSnapshot(snapshot: Snapshot): void {
+    this.#snapshotMeta = snapshot.meta
+    this.#snapshotData = undefined
+    this.#snapshotDataRef = new WeakRef(snapshot.data)
+    this.#holdWhenRead = false
+  }
+
+  #startSnapshotRead(): Promise<Snapshot> {
+    if (this.#snapshotRead !== undefined) return this.#snapshotRead
+    const read = this.#readSnapshotFile()
+    this.#snapshotRead = read
+    read.then(
+      (snapshot) => {
+        this.#snapshotRead = undefined
+        if (snapshot.meta.index !== this.#snapshotMeta.index) return
+        if (this.#holdWhenRead) this.#snapshotData = snapshot.data
+        else this.#snapshotDataRef = new WeakRef(snapshot.data)
+        this.#holdWhenRead = false
+      },
+      () => {
+        this.#snapshotRead = undefined
+      },
+    )
+    return read
+  }
+
+  /** Reads and checks the current snapshot file; again when a newer snapshot replaced it meanwhile. */
+  async #readSnapshotFile(): Promise<Snapshot> {
+    for (;;) {
+      const meta = this.#snapshotMeta
+      const path = this.#path(snapshotFileName(this.#root.generation))
+      const started = performance.now()
+      try {
+        const bytes = await readReferenced(this.#fs, path, { shared: true })
+        const snapshot = await decodeSnapshotFile(bytes, path, {
+          verifyChecksums: this.#verifyChecksums,
+          ...(this.#snapshotChunkBytes === undefined ? {} : { chunkBytes: this.#snapshotChunkBytes }),
+        })
+        if (snapshot.meta.index !== meta.index || snapshot.meta.term !== meta.term) {
+          throw new CorruptLogError({
+            file: path,
+            offset: 0,
+            reason: 'snapshot differs from its hard-state record',
+          })
+        }
+        this.#logger.info('snapshot file read', {
+          file: path,
+          bytes: bytes.byteLength,
+          ms: Math.round(performance.now() - started),
+        })
+        return snapshot
+      } catch (error) {
+        // The file of a snapshot replaced meanwhile may be gone already; the new one is what is wanted.
+        if (this.#snapshotMeta.index !== meta.index) continue
+        throw error
+      }
+    }
+  }
+
   #serialize<T>(operation: () => Promise<T>): Promise<T> {
     const run = this.#queue.then(() => {
       this.#checkUsable()
@@ -474,7 +588,7 @@ export class LogStore implements LogReader {
     const entries = request.entries ?? []
     const { snapshot } = request
     const hardState = request.hardState ?? this.#hardState
-    const base = snapshot?.meta.index ?? this.#snapshot.meta.index
+    const base = snapshot?.meta.index ?? this.#snapshotMeta.index
     const baseLast = snapshot === undefined ? this.#lastIndex() : base
     const first = entries[0]?.index ?? baseLast + 1
     assert(first > base, `append at ${first} is covered by the snapshot at ${base}`)
@@ -498,7 +612,7 @@ export class LogStore implements LogReader {
 
     if (snapshot !== undefined) {
       await this.#switchGeneration({ snapshot, entries, hardState })
-      this.#snapshot = snapshot
+      this.#setSnapshot(snapshot)
       this.#entries = [...entries]
     } else {
       const oneSync =
@@ -812,12 +926,12 @@ export class LogStore implements LogReader {
   }
 
   #lastIndex(): number {
-    return this.#snapshot.meta.index + this.#entries.length
+    return this.#snapshotMeta.index + this.#entries.length
   }
 
   #term(index: number): number {
-    const offset = this.#snapshot.meta.index
-    if (index === offset) return this.#snapshot.meta.term
+    const offset = this.#snapshotMeta.index
+    if (index === offset) return this.#snapshotMeta.term
     assert(
       index > offset && index <= this.#lastIndex(),
       `term(${index}) outside [${offset}, ${this.#lastIndex()}]`,

@@ -49,7 +49,7 @@ async function buildImage(): Promise<Image> {
   const records = decodeRecords(image.fileBytes(logPath)).records
   assert.equal(records.length, 5)
   const reference = await LogStore.open(image.clone(), dir)
-  const intact = view(reference)
+  const intact = await view(reference)
   assert.equal(intact.lastIndex, 7)
   return { image, intact, syncedBytes: records[3]!.offset, entries }
 }
@@ -79,7 +79,7 @@ async function bitFlipProblems(
         problems.push(`${file} bit ${bit}: damage went unnoticed`)
       } else {
         try {
-          assert.deepStrictEqual(view(store), expected.state)
+          assert.deepStrictEqual(await view(store), expected.state)
         } catch {
           problems.push(`${file} bit ${bit}: recovered a different state`)
         }

@@ -22,6 +22,7 @@ import {
   modelAfter,
   powerLossViolations,
   sameExceptCommit,
+  modelView,
   view,
 } from './helpers.js'
 
@@ -114,7 +115,8 @@ async function diskFullProblems(
     fs.freeSpace()
     const at = `budget ${budget}`
     if (outcome === undefined) {
-      if (!same(view(store), view(after))) problems.push(`${at}: resolved but shows the wrong state`)
+      if (!same(await view(store), modelView(after)))
+        problems.push(`${at}: resolved but shows the wrong state`)
       continue
     }
     failures++
@@ -122,7 +124,7 @@ async function diskFullProblems(
       problems.push(`${at}: rejected with ${String(outcome)}`)
       continue
     }
-    if (!same(view(store), view(acked))) problems.push(`${at}: memory shows unsaved data`)
+    if (!same(await view(store), modelView(acked))) problems.push(`${at}: memory shows unsaved data`)
     const filesAfter = (await fs.readdir(dir)).map((name) => [name, fs.fileBytes(join(dir, name))] as const)
     if (!same(filesAfter, files)) problems.push(`${at}: files differ from the last acknowledged state`)
     // A restart, with or without a power loss, sees the last acknowledged state.
@@ -132,7 +134,7 @@ async function diskFullProblems(
     ] as const) {
       try {
         const reopened = await LogStore.open(image, dir, options)
-        if (!sameExceptCommit(view(reopened), view(acked), commits)) {
+        if (!sameExceptCommit(await view(reopened), modelView(acked), commits)) {
           problems.push(`${at}: ${label} shows another state`)
         }
         await reopened.close()
@@ -146,7 +148,7 @@ async function diskFullProblems(
       await store.close()
       const reopened = await LogStore.open(fs.crash({ seed: budget + 1 }), dir, options)
       // Closed first, so the hard state was recorded; the commit index may only be capped at the last index.
-      if (!sameExceptCommit(view(reopened), view(after), commits)) {
+      if (!sameExceptCommit(await view(reopened), modelView(after), commits)) {
         problems.push(`${at}: the retried call was not durable`)
       }
     } catch (error) {
@@ -257,12 +259,12 @@ describe('EIO fails the store for good', () => {
       // Power loss: the data of the failed fsync is gone for good; recovery shows an allowed state.
       for (let seed = 0; seed < 5; seed++) {
         const recovered = await LogStore.open(fs.crash({ seed }), dir)
-        assert.deepStrictEqual(powerLossViolations(recovered, acked, op, commits), [])
+        assert.deepStrictEqual(await powerLossViolations(recovered, acked, op, commits), [])
         await recovered.close()
       }
       // A restart without power loss sees the page cache; it still shows one of the allowed states.
       const restarted = await LogStore.open(fs.clone(), dir)
-      const got = view(restarted)
+      const got = await view(restarted)
       assert.ok(allowedViews(acked, op).some((allowed) => sameExceptCommit(got, allowed, commits)))
     })
   }

@@ -33,7 +33,20 @@ export interface ReaderView {
   readonly limited: readonly (readonly Entry[])[]
 }
 
-export function view(reader: LogReader): ReaderView {
+/** A reader whose snapshot data can be read: the model, or a durable store (which keeps it on disk). */
+export type SnapshotReader = LogReader & { readSnapshot(): Promise<Snapshot> }
+
+/** Every answer of `reader`, its snapshot's data read as `readSnapshot` gives it. */
+export async function view(reader: SnapshotReader): Promise<ReaderView> {
+  return { ...answers(reader), snapshotData: (await reader.readSnapshot()).data }
+}
+
+/** Every answer of the model, whose snapshot data is always in memory. */
+export function modelView(model: MemoryLog): ReaderView {
+  return { ...answers(model), snapshotData: model.snapshot().data }
+}
+
+function answers(reader: LogReader): Omit<ReaderView, 'snapshotData'> {
   const snapshotMeta = reader.snapshotMeta()
   const firstIndex = reader.firstIndex()
   const lastIndex = reader.lastIndex()
@@ -43,7 +56,6 @@ export function view(reader: LogReader): ReaderView {
   return {
     hardState: { ...reader.hardState() },
     snapshotMeta,
-    snapshotData: reader.snapshot().data,
     firstIndex,
     lastIndex,
     terms,
@@ -52,8 +64,12 @@ export function view(reader: LogReader): ReaderView {
   }
 }
 
-export function assertSameAnswers(actual: LogReader, expected: LogReader, context: string): void {
-  assert.deepStrictEqual(view(actual), view(expected), context)
+export async function assertSameAnswers(
+  actual: SnapshotReader,
+  expected: SnapshotReader,
+  context: string,
+): Promise<void> {
+  assert.deepStrictEqual(await view(actual), await view(expected), context)
 }
 
 export function applyToModel(model: MemoryLog, op: Op): void {
@@ -162,7 +178,7 @@ export function randomOp(random: SeededRandom, model: MemoryLog, clock: TermCloc
  * the old hard state (the log reached the disk, the hard-state record did not).
  */
 export function allowedViews(acked: MemoryLog, op: Op | undefined): ReaderView[] {
-  const before = view(acked)
+  const before = modelView(acked)
   if (op === undefined) return [before]
   const allowed = [before]
   if (op.kind === 'save' && op.request.snapshot === undefined) {
@@ -172,13 +188,13 @@ export function allowedViews(acked: MemoryLog, op: Op | undefined): ReaderView[]
       for (let count = 1; count <= entries.length; count++) {
         const partial = modelFrom(before)
         partial.append(entries.slice(0, count))
-        allowed.push(view(partial))
+        allowed.push(modelView(partial))
       }
     }
   }
   const after = modelFrom(before)
   applyToModel(after, op)
-  allowed.push(view(after))
+  allowed.push(modelView(after))
   return allowed
 }
 
@@ -235,16 +251,16 @@ function modelFrom(source: ReaderView): MemoryLog {
  * `allowedViews`, except for the commit index, which must be one of `commits` (those saved so far, the
  * operation in flight included) or the last index, and never beyond the last index.
  */
-export function powerLossViolations(
-  recovered: LogReader,
+export async function powerLossViolations(
+  recovered: SnapshotReader,
   acked: MemoryLog,
   op: Op | undefined,
   commits: ReadonlySet<number>,
-): string[] {
-  const exact = view(recovered)
+): Promise<string[]> {
+  const exact = await view(recovered)
   const got = withoutCommit(exact)
   const violations: string[] = []
-  const ackedView = withoutCommit(view(acked))
+  const ackedView = withoutCommit(modelView(acked))
   const allowed = allowedViews(acked, op).map(withoutCommit)
   const commit = commitProblem(exact, commits)
   if (commit !== undefined) violations.push(commit)

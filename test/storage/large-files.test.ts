@@ -81,7 +81,7 @@ test('a snapshot file is synced while it is written, each time largeFileStepByte
     await store.createSnapshot({ meta: { index: 2, term: 1, config }, data })
     await store.close()
     const reopened = await LogStore.open(fs, 'g')
-    assert.deepEqual(reopened.snapshot().data, data)
+    assert.deepEqual((await reopened.readSnapshot()).data, data)
     await reopened.close()
     return syncs
   }
@@ -128,7 +128,7 @@ test('appends go on while older generations are removed; files the store names a
   assert.deepEqual(files, [logFileName(3), snapshotFileName(3)])
   const reopened = await LogStore.open(fs, 'g')
   assert.equal(reopened.snapshotMeta().index, 4)
-  assert.deepEqual([...reopened.snapshot().data], [3, 4])
+  assert.deepEqual([...(await reopened.readSnapshot()).data], [3, 4])
   assert.equal(reopened.lastIndex(), 6)
   await reopened.close()
 })

@@ -49,7 +49,7 @@ async function populated(name: string): Promise<{ dir: string; model: MemoryLog 
     applyToModel(model, op)
     await applyToStore(store, op)
   }
-  assertSameAnswers(store, model, 'before close')
+  await assertSameAnswers(store, model, 'before close')
   await store.close()
   return { dir, model }
 }
@@ -57,7 +57,7 @@ async function populated(name: string): Promise<{ dir: string; model: MemoryLog 
 test('save, close, reopen: same answers, expected files', async () => {
   const { dir, model } = await populated('smoke')
   const reopened = await LogStore.open(new NodeFs(), dir)
-  assertSameAnswers(reopened, model, 'after reopen')
+  await assertSameAnswers(reopened, model, 'after reopen')
   assert.deepStrictEqual((await readdir(dir)).sort(), ['hardstate', logFileName(2), snapshotFileName(2)])
   const installed = {
     meta: { index: 30, term: 3, config: { voters: [1], nonVoters: [2] } },
@@ -72,7 +72,7 @@ test('save, close, reopen: same answers, expected files', async () => {
   await reopened.save(request)
   await reopened.close()
   const again = await LogStore.open(new NodeFs(), dir)
-  assertSameAnswers(again, model, 'after installing a snapshot')
+  await assertSameAnswers(again, model, 'after installing a snapshot')
   assert.deepStrictEqual((await readdir(dir)).sort(), ['hardstate', logFileName(3), snapshotFileName(3)])
   await again.close()
 })
@@ -83,7 +83,7 @@ test('a torn tail on disk is truncated; damage in the synced region names file a
   const size = (await stat(logPath)).size
   await appendFile(logPath, Uint8Array.of(40, 0, 0, 0, 1, 2, 3))
   const store = await LogStore.open(new NodeFs(), dir)
-  assertSameAnswers(store, model, 'after a torn tail')
+  await assertSameAnswers(store, model, 'after a torn tail')
   await store.close()
   assert.equal((await stat(logPath)).size, size)
 
@@ -111,7 +111,7 @@ test('the snapshot file is read into shared memory (the db worker restores it wi
   await store.createSnapshot({ meta: { index: 1, term: 1, config: { voters: [1], nonVoters: [] } }, data })
   await store.close()
   const reopened = await LogStore.open(fs, dir)
-  const snapshot = reopened.snapshot()
+  const snapshot = await reopened.readSnapshot()
   assert.ok(snapshot.data.buffer instanceof SharedArrayBuffer)
   assert.deepEqual(Buffer.from(snapshot.data), Buffer.from(data))
   await reopened.close()

@@ -20,6 +20,7 @@ import {
   powerLossViolations,
   randomOp,
   sameExceptCommit,
+  modelView,
   view,
 } from './helpers.js'
 
@@ -110,8 +111,8 @@ async function recoverAndCheck(
   } catch (error) {
     return [`recovery failed: ${String(error)}`]
   }
-  const problems = powerLossViolations(store, acked, op, commits)
-  const recovered = view(store)
+  const problems = await powerLossViolations(store, acked, op, commits)
+  const recovered = await view(store)
   const reopened = await reopenAfterPowerLoss(fs, seed, options)
   await store.close()
   if (!isSame(reopened, recovered)) problems.push('a power loss right after recovery changed the state')
@@ -125,7 +126,7 @@ async function recoverAndCheck(
   const afterSave = await reopenAfterPowerLoss(fs, seed + 1, options)
   await continued.close()
   const saved = new Set([recovered.hardState.commit, hardState.commit])
-  if (afterSave instanceof Error || !sameExceptCommit(afterSave as ReaderView, view(next), saved)) {
+  if (afterSave instanceof Error || !sameExceptCommit(afterSave as ReaderView, modelView(next), saved)) {
     problems.push('a save after recovery did not survive a power loss')
   }
   return problems
@@ -134,7 +135,7 @@ async function recoverAndCheck(
 async function reopenAfterPowerLoss(fs: CrashFs, seed: number, options: LogStoreOptions): Promise<unknown> {
   try {
     const store = await LogStore.open(fs.crash({ seed }), dir, options)
-    const state = view(store)
+    const state = await view(store)
     await store.close()
     return state
   } catch (error) {
@@ -142,7 +143,7 @@ async function reopenAfterPowerLoss(fs: CrashFs, seed: number, options: LogStore
   }
 }
 
-function modelFromView(source: ReturnType<typeof view>): MemoryLog {
+function modelFromView(source: ReaderView): MemoryLog {
   const model = new MemoryLog()
   model.applySnapshot({ meta: source.snapshotMeta, data: source.snapshotData })
   model.append(source.entries)

@@ -110,7 +110,7 @@ test('a LogStore with a small chunk size writes the snapshot in pieces and reope
     encodeRecords([encodeSnapshotMeta({ index: 2, term: 1, config: meta.config }), data]),
   )
   const reopened = await LogStore.open(fs, 'd', { snapshotChunkBytes: 10 })
-  assert.deepEqual(reopened.snapshot().data, data)
+  assert.deepEqual((await reopened.readSnapshot()).data, data)
   assert.equal(reopened.snapshotMeta().index, 2)
   assert.equal(reopened.lastIndex(), 3)
   await reopened.close()
@@ -148,7 +148,7 @@ test('a local snapshot overtaken by one installed meanwhile is dropped, and its 
   await store.save({ snapshot: installed, hardState: { term: 2, vote: 0, commit: 9 } })
   await local
   assert.equal(store.snapshotMeta().index, 9)
-  assert.deepEqual(store.snapshot().data, installed.data)
+  assert.deepEqual((await store.readSnapshot()).data, installed.data)
   assert.deepEqual(
     (await fs.readdir('o')).filter((name) => name.includes('prepared')),
     [],

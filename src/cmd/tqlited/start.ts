@@ -93,15 +93,8 @@ export async function startNode(config: NodeConfig, logger: Logger): Promise<Run
   }
 
   const db = await dbOpening
-  hintHugePages(storage.snapshot().data.byteLength, logger)
   const fsm = new Fsm(db)
-  if (storage.snapshotMeta().index > 0) {
-    const { index, term } = storage.snapshotMeta()
-    logger.info('restoring snapshot', { index, term })
-    const restoreStarted = performance.now()
-    await fsm.restore(storage.snapshot())
-    logger.info('snapshot restored', { index, ms: Math.round(performance.now() - restoreStarted) })
-  }
+  if (storage.snapshotMeta().index > 0) await restoreSnapshot(storage, fsm, logger)
 
   fsm.onNodeMeta = (meta) => {
     if (meta.nodeId !== config.nodeId) transport.setPeer(meta.nodeId, meta.raftAddress)
@@ -539,6 +532,21 @@ const hugePagesHintBytes = 256 * 1024 * 1024
  * with them, 0.4 + 0.1 s with transparent huge pages. The environment variable must be set before the
  * process starts: `bin/tqlited` sets it; a node started some other way can only say so.
  */
+/**
+ * Restores the state machine from the snapshot the log store read at open. A function of its own so that
+ * the snapshot's data (the whole database) dies with its frame: a suspended async function may keep a
+ * reference to it in its saved registers for as long as it runs, and `start` runs for the node's lifetime.
+ */
+async function restoreSnapshot(storage: LogStore, fsm: Fsm, logger: Logger): Promise<void> {
+  const snapshot = await storage.readSnapshot()
+  hintHugePages(snapshot.data.byteLength, logger)
+  const { index, term } = snapshot.meta
+  logger.info('restoring snapshot', { index, term })
+  const restoreStarted = performance.now()
+  await fsm.restore(snapshot)
+  logger.info('snapshot restored', { index, ms: Math.round(performance.now() - restoreStarted) })
+}
+
 function hintHugePages(snapshotBytes: number, logger: Logger): void {
   if (snapshotBytes < hugePagesHintBytes || process.platform !== 'linux') return
   if ((process.env.GLIBC_TUNABLES ?? '').includes('glibc.malloc.hugetlb=')) return

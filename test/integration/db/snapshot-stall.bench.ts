@@ -67,7 +67,7 @@ try {
   await store.close()
 
   const reopened = await step('LogStore.open (with the snapshot)', () => LogStore.open(fs, dir))
-  const snapshot = reopened.snapshot()
+  const snapshot = await reopened.readSnapshot()
   await step('Fsm.restore', () => new Fsm(other).restore(snapshot))
   await reopened.close()
   const [count] = await other.query(['SELECT count(*) FROM t'], {})
