@@ -92,7 +92,10 @@ export function decodeSnapshotImage(data: Uint8Array): SnapshotHeader & { readon
   const headerBytes = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(1, true)
   const dbStart = snapshotPrefixBytes + headerBytes
   if (dbStart > data.byteLength) throw new Error('snapshot image: the header overruns the image')
-  const header = unpack<SnapshotHeader>(data.subarray(snapshotPrefixBytes, dbStart))
+  // From a copy of the (small) header: msgpackr keeps the last buffer it decoded until its next decode, and
+  // a view would keep the whole image (a GiB) alive with it after the restore. Not `slice`: on a Buffer
+  // (as the worker's image is) that is a view too.
+  const header = unpack<SnapshotHeader>(new Uint8Array(data.subarray(snapshotPrefixBytes, dbStart)))
   return { db: data.subarray(dbStart), nodes: header.nodes, sessions: header.sessions }
 }
 

@@ -5,6 +5,8 @@
 // Method: real workers, in memory; structural checks only (no timings).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import v8 from 'node:v8'
+import vm from 'node:vm'
 import { copyInChunks } from '../../../src/db/buffers.js'
 import { Database } from '../../../src/db/index.js'
 import { pack } from '../../../src/store/command-codec.js'
@@ -140,4 +142,24 @@ test('restore of an image in shared memory (a snapshot file as the log store rea
     assert.equal(await target.restore(sharedPlain), 5)
     assert.deepEqual([...sharedPlain], [...plain])
   })
+})
+
+test('decoding an image keeps nothing of it alive (msgpackr holds the last buffer it decoded)', async () => {
+  v8.setFlagsFromString('--expose-gc')
+  const gc = vm.runInNewContext('gc') as () => void
+  let ref: WeakRef<ArrayBufferLike> | undefined
+  await withDatabases(async (source) => {
+    const fsm = new Fsm(source)
+    fsm.nodes.set(node.nodeId, node)
+    // In a function of its own, so nothing here refers to the image once it returns.
+    const decode = async () => {
+      const data = await (await fsm.snapshot()).data
+      ref = new WeakRef(data.buffer)
+      assert.deepEqual(decodeSnapshotImage(data).nodes, [node])
+    }
+    await decode()
+  })
+  await new Promise((resolve) => setImmediate(resolve))
+  gc()
+  assert.equal(ref?.deref(), undefined, 'the image outlived its decoding')
 })
