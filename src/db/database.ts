@@ -16,6 +16,7 @@ import { DbError, dbErrorFromData } from './errors.js'
 import { isPackedResults, unpackResults } from './packed-results.js'
 import type { RunOptions, WireStatement } from './executor.js'
 import { toWireBatch } from './wire-batch.js'
+import { collectGarbageAfter } from '../util/collect-garbage.js'
 import type {
   CompactRunReply,
   WorkerConfig,
@@ -270,8 +271,14 @@ export class Database {
    */
   async restore(image: Uint8Array, options: RestoreOptions = {}): Promise<number> {
     if (!(image instanceof Uint8Array)) throw new DbError('TQ_ERR_DB_BAD_IMAGE', 'the image must be bytes')
-    const index = indexOption(options.index)
-    if (options.transfer === true && image.buffer instanceof ArrayBuffer) {
+    const restored = await this.#restore(image, indexOption(options.index), options.transfer === true)
+    // The image (and any copy of it made here) is dead once SQLite holds the database, unless the caller keeps it.
+    collectGarbageAfter(image.byteLength)
+    return restored
+  }
+
+  async #restore(image: Uint8Array, index: { index?: number }, transfer: boolean): Promise<number> {
+    if (transfer && image.buffer instanceof ArrayBuffer) {
       return this.#send<'restore'>({ type: 'restore', image, ...index }, [image.buffer])
     }
     // Shared memory is not copied by postMessage: the worker sees the same bytes (1 GiB copied on this

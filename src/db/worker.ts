@@ -31,6 +31,7 @@ import type { SqliteDatabase, SqliteOpen } from './sqlite-port.js'
 import { isSqliteError } from './sqlite-port.js'
 import type { StatementResult } from './types.js'
 import { toWireBatch } from './wire-batch.js'
+import { collectGarbageAfter } from '../util/collect-garbage.js'
 
 /** The real library, checked against the port by this assignment. */
 const openSqlite: SqliteOpen = (filename, options) => new BetterSqlite3(filename, options)
@@ -161,6 +162,8 @@ function handle(request: WorkerRequest): void {
       }
       case 'restore':
         reply(request.id, restore(request.image, request.index), [])
+        // SQLite holds its own copy now; the image given (and a WAL image's copy) is dead here.
+        collectGarbageAfter(request.image.byteLength)
         return
       case 'appliedIndex':
         reply(request.id, connection.executor.appliedIndex, [])
@@ -203,7 +206,11 @@ function serialize(request: Extract<WorkerRequest, { type: 'serialize' }>): void
   if (request.announceCapture === true) post({ type: 'captured', id })
   copyInChunks(image, prefix === undefined ? {} : { prefix }).then(
     // Always transferred: a clone would be copied on the main thread, stalling it for a big database.
-    (owned) => reply(id, owned, [owned.buffer]),
+    (owned) => {
+      reply(id, owned, [owned.buffer])
+      // SQLite's serialization, copied out, is dead here; the copy has moved to the main thread.
+      collectGarbageAfter(image.length)
+    },
     (error: unknown) => answer(failure(id, error), []),
   )
 }

@@ -3,6 +3,7 @@ import { type LogReader, limitEntryBytes } from '../raft/log-reader.js'
 import type { ClusterConfig, Entry, HardState, Snapshot, SnapshotMeta } from '../raft/message.js'
 import { emptyHardState } from '../raft/message.js'
 import { AssertionError, assert } from '../util/assert.js'
+import { collectGarbageAfter } from '../util/collect-garbage.js'
 import { decodeEntry, encodeEntryInto, entryBytes } from './entry-codec.js'
 import {
   CorruptLogError,
@@ -521,6 +522,9 @@ export class LogStore implements LogReader {
     this.#snapshotData = undefined
     this.#snapshotDataRef = new WeakRef(snapshot.data)
     this.#holdWhenRead = false
+    // A snapshot taken here is dead once written (the replica lets go of it next); one installed from the
+    // leader once restored (`Database.restore` collects after that).
+    collectGarbageAfter(snapshot.data.byteLength)
   }
 
   #startSnapshotRead(): Promise<Snapshot> {

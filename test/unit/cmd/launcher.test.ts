@@ -39,8 +39,9 @@ test('the launcher sets the hugetlb tunable and execs node on the daemon with th
   const run = await launch(args, undefined)
   assert.equal(run.tunables, 'glibc.malloc.hugetlb=1')
   assert.equal(run.reportedPid, run.pid, 'node did not take the launcher process (no exec)')
-  assert.equal(run.argv[0], resolve(import.meta.dirname, '../../../dist/cmd/tqlited/main.js'))
-  assert.deepEqual(run.argv.slice(1), args)
+  assert.equal(run.argv[0], '--expose-gc', 'node is started without gc() for the daemon')
+  assert.equal(run.argv[1], resolve(import.meta.dirname, '../../../dist/cmd/tqlited/main.js'))
+  assert.deepEqual(run.argv.slice(2), args)
 })
 
 test('the launcher adds to other tunables and leaves a hugetlb setting the user made', async () => {
