@@ -246,7 +246,7 @@ export class Fsm implements ReplicaStateMachine {
 
   async restore(snapshot: Snapshot): Promise<void> {
     const image = decodeSnapshotImage(snapshot.data)
-    // A view of the snapshot's buffer, which the log store keeps. Read from a file, it is shared memory that
+    // A view of the snapshot's buffer. Read from a file, it is shared memory that
     // the db worker reads without a copy; otherwise (installed from a leader) the database copies it.
     await this.#db.restore(image.db)
     this.nodes.clear()
