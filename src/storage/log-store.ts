@@ -141,11 +141,10 @@ export class LogStore implements LogReader {
 
   // The latest snapshot's data is the whole database: kept in memory it doubled a node's RSS (a 1 GiB
   // database held 1 GiB more here for as long as the node ran). It stays in its file and is read when asked
-  // for (`readSnapshot`, and `snapshot` for a lagging follower); data read or given to the store is then held
-  // only as long as someone else holds it (a message being sent, a restore), through a weak reference.
+  // for (`readSnapshot`, and `snapshot` for a lagging follower), which is rare: a follower needs a snapshot
+  // only after missing entries that were compacted away.
   /** Data held until it is handed out once: read at `open`, or read because the Raft core asked for it. */
   #snapshotData: Uint8Array | undefined
-  #snapshotDataRef: WeakRef<Uint8Array> | undefined
   /** A read of the snapshot file in progress; `#holdWhenRead`: the core asked, so keep the data for it. */
   #snapshotRead: Promise<Snapshot> | undefined
   #holdWhenRead = false
@@ -505,22 +504,20 @@ export class LogStore implements LogReader {
 
   // --- internals ---
 
-  /** The snapshot with its data if that is in memory; handing it out lets go of the store's own hold. */
+  /** The snapshot with its data if that is in memory; handing it out lets go of it. */
   #heldSnapshot(): Snapshot | undefined {
     const meta = this.#snapshotMeta
     if (meta.index === 0) return emptySnapshot
-    const data = this.#snapshotData ?? this.#snapshotDataRef?.deref()
+    const data = this.#snapshotData
     if (data === undefined) return undefined
     this.#snapshotData = undefined
-    this.#snapshotDataRef = new WeakRef(data)
     return { meta, data }
   }
 
-  /** The snapshot is now `snapshot` (written, or installed): its data is kept only while others hold it. */
+  /** The snapshot is now `snapshot` (written, or installed): its data is not kept. */
   #setSnapshot(snapshot: Snapshot): void {
     this.#snapshotMeta = snapshot.meta
     this.#snapshotData = undefined
-    this.#snapshotDataRef = new WeakRef(snapshot.data)
     this.#holdWhenRead = false
     // A snapshot taken here is dead once written (the replica lets go of it next); one installed from the
     // leader once restored (`Database.restore` collects after that).
@@ -536,7 +533,6 @@ export class LogStore implements LogReader {
         this.#snapshotRead = undefined
         if (snapshot.meta.index !== this.#snapshotMeta.index) return
         if (this.#holdWhenRead) this.#snapshotData = snapshot.data
-        else this.#snapshotDataRef = new WeakRef(snapshot.data)
         this.#holdWhenRead = false
       },
       () => {

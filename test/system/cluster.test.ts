@@ -101,6 +101,9 @@ test('the killed node restarts and catches up, through a snapshot after compacti
   cluster.start(killed.id)
   await waitForRows(killed, acknowledged.length)
   assert.match(killed.log, /restoring snapshot/, 'the node caught up without installing a snapshot')
+  // A node keeps its snapshot's data on disk only: the leader read it back to send it.
+  const leader = cluster.get(await cluster.leader())
+  assert.match(leader.log, /snapshot file read/, 'the leader sent a snapshot without reading its file')
 })
 
 test('a 10-second query on the leader causes no election', async () => {
