@@ -137,6 +137,8 @@ export class LogStore implements LogReader {
   // `#snapshotMeta.index + 1 + i`.
   #hardState: HardState
   #snapshotMeta: SnapshotMeta
+  /** The file holding the snapshot of `#snapshotMeta` (set with it: the generation switches before). */
+  #snapshotPath: string
   #entries: Entry[]
 
   // The latest snapshot's data is the whole database: kept in memory it doubled a node's RSS (a 1 GiB
@@ -202,6 +204,7 @@ export class LogStore implements LogReader {
     this.#logBytes = init.root.logSyncedBytes
     this.#hardState = init.root.hardState
     this.#snapshotMeta = init.snapshot.meta
+    this.#snapshotPath = this.#path(snapshotFileName(init.root.generation))
     this.#snapshotData = init.snapshot.meta.index > 0 ? init.snapshot.data : undefined
     this.#verifyChecksums = init.options.unsafeTesting?.skipChecksums !== true
     this.#entries = init.entries
@@ -517,6 +520,7 @@ export class LogStore implements LogReader {
   /** The snapshot is now `snapshot` (written, or installed): its data is not kept. */
   #setSnapshot(snapshot: Snapshot): void {
     this.#snapshotMeta = snapshot.meta
+    this.#snapshotPath = this.#path(snapshotFileName(this.#root.generation))
     this.#snapshotData = undefined
     this.#holdWhenRead = false
     // A snapshot taken here is dead once written (the replica lets go of it next); one installed from the
@@ -546,7 +550,7 @@ export class LogStore implements LogReader {
   async #readSnapshotFile(): Promise<Snapshot> {
     for (;;) {
       const meta = this.#snapshotMeta
-      const path = this.#path(snapshotFileName(this.#root.generation))
+      const path = this.#snapshotPath
       const started = performance.now()
       try {
         const bytes = await readReferenced(this.#fs, path, { shared: true })
@@ -566,6 +570,7 @@ export class LogStore implements LogReader {
           bytes: bytes.byteLength,
           ms: Math.round(performance.now() - started),
         })
+        if (this.#snapshotMeta.index !== meta.index) continue
         return snapshot
       } catch (error) {
         // The file of a snapshot replaced meanwhile may be gone already; the new one is what is wanted.
