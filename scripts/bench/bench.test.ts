@@ -13,6 +13,7 @@ import {
   summarizeRuns,
 } from './report.js'
 import { cpuShare, parseCpuTimes } from './cpu-share.js'
+import { ephemeralPorts, freePort } from './procs.js'
 import { parseWrkOutput } from './wrk.js'
 
 const line = (fields: Record<string, number>) =>
@@ -122,4 +123,14 @@ test('the machine share of a point: busy and steal over all cores, from two /pro
   assert.equal(parseCpuTimes('intr 1 2 3'), undefined)
   assert.equal(cpuShare(before, undefined), undefined)
   assert.equal(cpuShare(before, before), undefined)
+})
+
+test('ports for the nodes lie below the ephemeral range, each handed out once', async () => {
+  assert.deepEqual(ephemeralPorts('32768\t60999\n'), [32768, 60999])
+  assert.deepEqual(ephemeralPorts('40000 50000'), [40000, 50000])
+  assert.deepEqual(ephemeralPorts('garbage'), [32768, 60999])
+  const [low] = ephemeralPorts()
+  const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()))
+  for (const port of ports) assert.ok(port >= 10_000 && port < low, `port ${port} not below ${low}`)
+  assert.equal(new Set(ports).size, ports.length, 'a port was handed out twice')
 })

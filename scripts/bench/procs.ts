@@ -130,14 +130,44 @@ export function liveProcesses(): readonly Managed[] {
   return [...live]
 }
 
+/**
+ * A free port below the kernel's ephemeral range. A port the kernel picked (`listen(0)`) and we closed lies
+ * in that range, where the kernel may hand it to any outgoing connection before the process we start binds
+ * it: a run failed so, an etcd node exiting with "bind: address already in use". Below the range only a
+ * listener can take it. Never the same port twice in one bench.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const [low] = ephemeralPorts()
+  const floor = 10_000
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = floor + Math.floor(Math.random() * (low - floor))
+    if (handedOut.has(port)) continue
+    handedOut.add(port)
+    if (await canListen(port)) return port
+    handedOut.delete(port)
+  }
+  throw new Error(`no free port found between ${floor} and ${low}`)
+}
+
+const handedOut = new Set<number>()
+
+/** `[low, high]` of `/proc/sys/net/ipv4/ip_local_port_range` (Linux's default when it cannot be read). */
+export function ephemeralPorts(text?: string): [number, number] {
+  let content = text
+  try {
+    content ??= readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+  } catch {
+    return [32768, 60999]
+  }
+  const [low, high] = content.trim().split(/\s+/).map(Number)
+  return low !== undefined && high !== undefined && low > 10_000 && high >= low ? [low, high] : [32768, 60999]
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
   })
 }
 
