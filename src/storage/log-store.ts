@@ -94,6 +94,8 @@ const emptySnapshot: Snapshot = Object.freeze({
   data: new Uint8Array(0),
 })
 const tempSuffix = '.tmp'
+/** See `#holdForCore`: many heartbeat intervals (100 ms in tqlited). */
+const heldForCoreMs = 10_000
 /** See `LogStoreOptions.largeFileStepBytes`. */
 export const largeFileStepBytesDefault = 16 * 1024 * 1024
 
@@ -536,7 +538,7 @@ export class LogStore implements LogReader {
       (snapshot) => {
         this.#snapshotRead = undefined
         if (snapshot.meta.index !== this.#snapshotMeta.index) return
-        if (this.#holdWhenRead) this.#snapshotData = snapshot.data
+        if (this.#holdWhenRead) this.#holdForCore(snapshot.data)
         this.#holdWhenRead = false
       },
       () => {
@@ -544,6 +546,18 @@ export class LogStore implements LogReader {
       },
     )
     return read
+  }
+
+  /**
+   * Holds data read for the Raft core until it takes it, or for `heldForCoreMs` at most: the core asks again
+   * at the follower's next heartbeat response, and if that never comes (the follower died, or caught up
+   * some other way) the data must not stay in memory until the next snapshot replaces it.
+   */
+  #holdForCore(data: Uint8Array): void {
+    this.#snapshotData = data
+    setTimeout(() => {
+      if (this.#snapshotData === data) this.#snapshotData = undefined
+    }, heldForCoreMs).unref()
   }
 
   /** Reads and checks the current snapshot file; again when a newer snapshot replaced it meanwhile. */

@@ -3,7 +3,7 @@
 // core (a lagging follower) or a restore asks, and holds a read made for the core until the core takes it.
 // Method: CrashFs; the store's log tells when it read the file.
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { mock, test } from 'node:test'
 import { CrashFs } from '../../src/storage/crash-fs.js'
 import { CorruptLogError } from '../../src/storage/errors.js'
 import { LogStore, type StorageLogger, snapshotFileName } from '../../src/storage/log-store.js'
@@ -96,5 +96,28 @@ test('a damaged snapshot file: the read for a restore rejects, the core is answe
     logger.lines.some((line) => line.startsWith('error reading the snapshot to send failed')),
     logger.lines.join('\n'),
   )
+  await store.close()
+})
+
+test('data read for the core and never taken is let go after a while', async () => {
+  const logger = recordingLogger()
+  const { store } = await storeWithEntries('f', logger)
+  const data = random.bytes(100)
+  await snapshotAt3(store, data)
+  mock.timers.enable({ apis: ['setTimeout'] })
+  try {
+    assert.equal(store.snapshot(), undefined)
+    await store.readSnapshot()
+    // The follower never answers again: after ten seconds the read is dropped.
+    mock.timers.tick(10_000)
+    assert.equal(store.snapshot(), undefined, 'data read for the core stayed in memory')
+    assert.deepEqual((await store.readSnapshot()).data, data)
+    assert.equal(logger.reads(), 2)
+    // Taken in time, it is handed out.
+    mock.timers.tick(9_000)
+    assert.deepEqual(store.snapshot()?.data, data)
+  } finally {
+    mock.timers.reset()
+  }
   await store.close()
 })
