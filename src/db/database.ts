@@ -286,8 +286,8 @@ export class Database {
     if (image.buffer instanceof SharedArrayBuffer) {
       return this.#send<'restore'>({ type: 'restore', image, ...index }, [])
     }
-    // The caller's buffer must stay whole (a snapshot installed from the leader may still be handed out by
-    // the log store, which holds it weakly, to a lagging follower): copy the image, a chunk per
+    // The caller's buffer stays the caller's (a snapshot installed from the leader is a view of the message
+    // it came in, and moving a view moves its whole buffer): copy the image, a chunk per
     // event-loop turn, into a buffer of its own and transfer that. A structured clone would copy all of it
     // in one go on this thread (and the whole underlying ArrayBuffer of a view, not just the view).
     const copy = await copyInChunks(image)

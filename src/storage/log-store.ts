@@ -474,6 +474,9 @@ export class LogStore implements LogReader {
       await this.#switchGeneration({ snapshot, entries: remaining, hardState: this.#hardState }, prepared)
       this.#setSnapshot(snapshot)
       this.#entries = remaining
+      // Taken here, the data is dead once written (the replica lets go of it next). One installed from the
+      // leader is dead only once restored, and `Database.restore` collects then.
+      collectGarbageAfter(snapshot.data.byteLength)
     })
   }
 
@@ -525,9 +528,6 @@ export class LogStore implements LogReader {
     this.#snapshotPath = this.#path(snapshotFileName(this.#root.generation))
     this.#snapshotData = undefined
     this.#holdWhenRead = false
-    // A snapshot taken here is dead once written (the replica lets go of it next); one installed from the
-    // leader once restored (`Database.restore` collects after that).
-    collectGarbageAfter(snapshot.data.byteLength)
   }
 
   #startSnapshotRead(): Promise<Snapshot> {

@@ -246,8 +246,8 @@ export class Fsm implements ReplicaStateMachine {
 
   async restore(snapshot: Snapshot): Promise<void> {
     const image = decodeSnapshotImage(snapshot.data)
-    // A view of the snapshot's buffer. Read from a file, it is shared memory that
-    // the db worker reads without a copy; otherwise (installed from a leader) the database copies it.
+    // A view of the snapshot's buffer. Read from a file, it is shared memory that the db worker reads without
+    // a copy; otherwise (installed from a leader) the database copies it.
     await this.#db.restore(image.db)
     this.nodes.clear()
     for (const meta of image.nodes) {

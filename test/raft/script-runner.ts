@@ -119,9 +119,10 @@ export function runCommand(env: InteractionEnv, command: string): string {
       env.restart(id())
       return ''
     case 'withhold-snapshot':
+      env.snapshotWithheld.add(id())
+      return ''
     case 'release-snapshot':
-      if (name === 'withhold-snapshot') env.snapshotWithheld.add(id())
-      else env.snapshotWithheld.delete(id())
+      env.snapshotWithheld.delete(id())
       return ''
     default:
       throw new Error(`unknown command ${name}`)

@@ -523,15 +523,6 @@ async function joinOverHttp(url: string, request: JoinRequest): Promise<NodeMeta
   }))
 }
 
-/** Snapshot size from which start-up time is mostly page faults (see src/storage/DESIGN.md). */
-const hugePagesHintBytes = 256 * 1024 * 1024
-
-/**
- * Restoring a big snapshot is bound by first touches of fresh memory (the snapshot read, then SQLite's own
- * copy), which glibc backs with 4 KiB pages unless told otherwise: 1 GiB restarted in 3.9 + 3.4 s alone
- * with them, 0.4 + 0.1 s with transparent huge pages. The environment variable must be set before the
- * process starts: `bin/tqlited` sets it; a node started some other way can only say so.
- */
 /**
  * Restores the state machine from the snapshot the log store read at open. A function of its own so that
  * the snapshot's data (the whole database) dies with its frame: a suspended async function may keep a
@@ -547,6 +538,15 @@ async function restoreSnapshot(storage: LogStore, fsm: Fsm, logger: Logger): Pro
   logger.info('snapshot restored', { index, ms: Math.round(performance.now() - restoreStarted) })
 }
 
+/** Snapshot size from which start-up time is mostly page faults (see src/storage/DESIGN.md). */
+const hugePagesHintBytes = 256 * 1024 * 1024
+
+/**
+ * Restoring a big snapshot is bound by first touches of fresh memory (the snapshot read, then SQLite's own
+ * copy), which glibc backs with 4 KiB pages unless told otherwise: 1 GiB restarted in 3.9 + 3.4 s alone
+ * with them, 0.4 + 0.1 s with transparent huge pages. The environment variable must be set before the
+ * process starts: `bin/tqlited` sets it; a node started some other way can only say so.
+ */
 function hintHugePages(snapshotBytes: number, logger: Logger): void {
   if (snapshotBytes < hugePagesHintBytes || process.platform !== 'linux') return
   if ((process.env.GLIBC_TUNABLES ?? '').includes('glibc.malloc.hugetlb=')) return

@@ -10,7 +10,7 @@ let collections = 0
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve))
 
 function countingGc(): void {
-  globalThis.gc = Object.assign(() => {
+  globalThis.gc = (() => {
     collections++
   }) as NodeJS.GCFunction
 }
